@@ -1,0 +1,165 @@
+"""Five-point similarity alignment, its inverse, and paste-back.
+
+Points are ``(x, y)`` pixel coordinates with the pixel-centre convention
+(pixel ``i`` covers ``[i - 0.5, i + 0.5]``). The five points are, in order:
+left eye centre, right eye centre, nose tip, left mouth corner, right mouth
+corner, where "left" is the image's left (the subject's right eye), as MTCNN
+returns them.
+
+A matrix ``M`` (2x3) maps image points to crop points: ``crop = M @ [x, y, 1]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# ArcFace's 112x112 template, normalised to [0, 1] crop units.
+TEMPLATE_5 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+) / 112.0
+
+# Indices into the 68-point (iBUG) set that give the five points.
+LEFT_EYE_68 = list(range(36, 42))
+RIGHT_EYE_68 = list(range(42, 48))
+NOSE_TIP_68 = 30
+MOUTH_LEFT_68 = 48
+MOUTH_RIGHT_68 = 54
+
+
+@dataclass(frozen=True)
+class CropSpec:
+    """How a model wants its face crop: ``size`` pixels square, the template
+    scaled by ``zoom`` about the crop centre (smaller zoom = more context) and
+    moved down by ``shift_y`` crop units."""
+
+    size: int
+    zoom: float = 1.0
+    shift_y: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: dict) -> "CropSpec":
+        crop = config.get("crop", {})
+        return cls(size=int(config["input_size"]), zoom=float(crop.get("zoom", 1.0)), shift_y=float(crop.get("shift_y", 0.0)))
+
+    def template(self) -> np.ndarray:
+        """The five canonical points in crop pixels, shape (5, 2)."""
+        unit = (TEMPLATE_5 - 0.5) * self.zoom + 0.5 + np.array([0.0, self.shift_y])
+        return unit * self.size - 0.5
+
+
+def five_points_from_68(points68: np.ndarray) -> np.ndarray:
+    """(68, 2) iBUG points -> (5, 2) eye centres, nose tip, mouth corners."""
+    points68 = np.asarray(points68, dtype=np.float64)
+    return np.stack(
+        [
+            points68[LEFT_EYE_68].mean(0),
+            points68[RIGHT_EYE_68].mean(0),
+            points68[NOSE_TIP_68],
+            points68[MOUTH_LEFT_68],
+            points68[MOUTH_RIGHT_68],
+        ]
+    )
+
+
+def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (Umeyama, no reflection) mapping ``src`` (N,2) onto ``dst`` (N,2); returns 2x3."""
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    src_mean, dst_mean = src.mean(0), dst.mean(0)
+    src_c, dst_c = src - src_mean, dst - dst_mean
+    covariance = dst_c.T @ src_c / len(src)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1
+    rotation = u @ sign @ vt
+    variance = (src_c**2).sum() / len(src)
+    scale = (singular * np.diag(sign)).sum() / max(variance, 1e-12)
+    translation = dst_mean - scale * rotation @ src_mean
+    return np.hstack([scale * rotation, translation[:, None]])
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine matrix."""
+    full = np.vstack([matrix, [0.0, 0.0, 1.0]])
+    return np.linalg.inv(full)[:2]
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply 2x3 ``matrix`` to (..., 2) points (extra trailing columns such as z are left alone)."""
+    points = np.asarray(points, dtype=np.float64)
+    xy = points[..., :2] @ matrix[:, :2].T + matrix[:, 2]
+    return np.concatenate([xy, points[..., 2:]], axis=-1) if points.shape[-1] > 2 else xy
+
+
+def alignment_matrix(points5: np.ndarray, spec: CropSpec) -> np.ndarray:
+    """2x3 matrix mapping image pixels to the crop of ``spec`` for a face with ``points5`` (5, 2)."""
+    return similarity_transform(points5, spec.template())
+
+
+def _sampling_grid(inverse: torch.Tensor, out_h: int, out_w: int, in_h: int, in_w: int) -> torch.Tensor:
+    """Grid for ``grid_sample``: for each output pixel, its source location in normalised [-1, 1] units.
+
+    ``inverse`` (N, 2, 3) maps output pixels to input pixels.
+    """
+    ys, xs = torch.meshgrid(
+        torch.arange(out_h, dtype=inverse.dtype, device=inverse.device),
+        torch.arange(out_w, dtype=inverse.dtype, device=inverse.device),
+        indexing="ij",
+    )
+    ones = torch.ones_like(xs)
+    coords = torch.stack([xs, ys, ones], dim=-1).reshape(1, -1, 3)  # (1, HW, 3)
+    source = coords @ inverse.transpose(1, 2)  # (N, HW, 2) in input pixels
+    norm = torch.tensor([2.0 / in_w, 2.0 / in_h], dtype=inverse.dtype, device=inverse.device)
+    grid = (source + 0.5) * norm - 1.0
+    return grid.reshape(-1, out_h, out_w, 2)
+
+
+def warp_affine(
+    images: torch.Tensor, matrices: np.ndarray | torch.Tensor, out_size: tuple[int, int], mode: str = "bilinear"
+) -> torch.Tensor:
+    """Warp ``images`` (N, C, H, W) float by 2x3 ``matrices`` (N, 2, 3; input px -> output px).
+
+    Returns (N, C, out_h, out_w); outside the input is zero.
+    """
+    matrices = torch.as_tensor(np.asarray(matrices), dtype=torch.float32, device=images.device)
+    if matrices.ndim == 2:
+        matrices = matrices[None]
+    full = torch.cat([matrices, matrices.new_tensor([0.0, 0.0, 1.0]).expand(len(matrices), 1, 3)], dim=1)
+    inverse = torch.linalg.inv(full)[:, :2]
+    out_h, out_w = out_size
+    grid = _sampling_grid(inverse, out_h, out_w, images.shape[-2], images.shape[-1])
+    if images.shape[0] == 1 and grid.shape[0] > 1:
+        images = images.expand(grid.shape[0], -1, -1, -1)
+    return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
+
+
+def crop_faces(image: np.ndarray, points5: np.ndarray, spec: CropSpec) -> tuple[torch.Tensor, np.ndarray]:
+    """Aligned crops of every face.
+
+    ``image`` (H, W, 3) uint8 RGB; ``points5`` (F, 5, 2). Returns crops
+    (F, 3, size, size) float in [0, 1] and matrices (F, 2, 3) image -> crop.
+    """
+    matrices = np.stack([alignment_matrix(p, spec) for p in points5]) if len(points5) else np.zeros((0, 2, 3))
+    if len(matrices) == 0:
+        return torch.zeros(0, 3, spec.size, spec.size), matrices
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+    crops = warp_affine(tensor, matrices, (spec.size, spec.size)).clamp(0, 1)
+    return crops, matrices
+
+
+def paste_back(
+    crop_maps: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, int], mode: str = "bilinear"
+) -> torch.Tensor:
+    """Warp per-face crop maps (F, C, s, s) back to the image (F, C, H, W); zero outside each crop.
+
+    ``image_size`` is (H, W). Use probabilities or logits with ``bilinear``,
+    and argmax after pasting, so that edges stay smooth.
+    """
+    inverse = np.stack([invert_affine(m) for m in matrices])
+    return warp_affine(crop_maps, inverse, image_size, mode=mode)
