@@ -291,8 +291,8 @@ class FaceDetector:
     def _cascade(self, image: np.ndarray) -> Candidates:
         """P-Net -> R-Net -> O-Net on ``image`` (h, w, 3) uint8; candidates in its corner coordinates."""
         height, width = image.shape[:2]
-        tensor = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float()
-        levels = mipmap(tensor.contiguous())
+        tensor = torch.tensor(image, device=self.device).permute(2, 0, 1)[None].float().contiguous()  # (1, 3, h, w) 0-255
+        levels = mipmap(tensor)
         scales = pyramid_scales(height, width, self.min_face_size, self.factor)
         t_p, t_r, t_o = self.thresholds
         nms_t = self.nms_thresholds
