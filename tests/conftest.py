@@ -1,0 +1,81 @@
+"""Shared fixtures: an isolated Hugging Face environment and a loopback Hub.
+
+``hf_isolated`` points every Hugging Face path (home, hub cache, token) into ``tmp_path``,
+disables Xet (so uploads take the plain LFS path) and aims the endpoint at a closed local port,
+so that nothing can reach the internet. ``hub`` adds a running :class:`tests.hub_server.LoopbackHub`
+and points ``HF_ENDPOINT`` at it.
+
+``huggingface_hub`` reads its settings into ``huggingface_hub.constants`` when it is imported,
+so setting the environment is not enough in-process: the fixtures set both the environment
+variables (for subprocesses) and the constant values (for this process). No function of
+``huggingface_hub`` is patched; its real HTTP code runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hub_server import LoopbackHub
+
+CLOSED_ENDPOINT = "http://127.0.0.1:9"  # the discard port: connections are refused
+FAKE_TOKEN = "hf_loopbackTestTokenNotARealOne"
+
+
+def set_hf_endpoint(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """Point ``huggingface_hub`` at ``url`` (env var and the constants derived from it at import)."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setattr(constants, "ENDPOINT", url)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}")
+
+
+def set_hf_offline(monkeypatch: pytest.MonkeyPatch, offline: bool) -> None:
+    """Switch ``HF_HUB_OFFLINE`` (env var and constant) on or off."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1" if offline else "0")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+
+
+@pytest.fixture
+def hf_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An HF home and hub cache under ``tmp_path``, a fake token, Xet off, endpoint on a closed port."""
+    from huggingface_hub import constants
+
+    home = tmp_path / "hf_home"
+    cache = home / "hub"
+    cache.mkdir(parents=True)
+    values = {
+        "HF_HOME": str(home),
+        "HF_HUB_CACHE": str(cache),
+        "HF_XET_CACHE": str(home / "xet"),
+        "HF_ASSETS_CACHE": str(home / "assets"),
+        "HF_TOKEN_PATH": str(home / "token"),
+        "HF_STORED_TOKENS_PATH": str(home / "stored_tokens"),
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+        monkeypatch.setattr(constants, key, value)
+    for key in ("HF_HUB_DISABLE_XET", "HF_HUB_DISABLE_TELEMETRY", "HF_HUB_DISABLE_PROGRESS_BARS"):
+        monkeypatch.setenv(key, "1")
+        monkeypatch.setattr(constants, key, True)
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
+    set_hf_offline(monkeypatch, False)
+    set_hf_endpoint(monkeypatch, CLOSED_ENDPOINT)
+    return cache
+
+
+@pytest.fixture
+def hub(hf_isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackHub]:
+    """A running loopback Hub on 127.0.0.1 with ``HF_ENDPOINT`` pointing at it."""
+    server = LoopbackHub().start()
+    set_hf_endpoint(monkeypatch, server.url)
+    try:
+        yield server
+    finally:
+        server.stop()
