@@ -25,9 +25,11 @@ def load(name: str, device: str | None = None, **kwargs):
 
     Returns a callable ``predictor(image) -> Result`` for the checkpoint's task.
     """
+    from .hub import resolve_checkpoint
     from .tasks import TASK_PREDICTORS
 
     spec = get_spec(name)
+    resolve_checkpoint(name)  # a missing checkpoint fails here with the fix, before any import
     module_name, class_name = TASK_PREDICTORS[spec.task].split(":")
     predictor_class = getattr(importlib.import_module(module_name), class_name)
     return predictor_class.from_pretrained(name, device=device, **kwargs)

@@ -78,7 +78,7 @@ def resolve_checkpoint(name: str) -> Path:
         return config.parent
     raise CheckpointError(
         f"Checkpoint {name!r} is not in {local}/ and could not be fetched from the Hub repo "
-        f"{spec.repo_id!r} (revision {spec.revision!r}): {errors[-1]}. {_fix_hint(spec)}"
+        f"{spec.repo_id!r} (revision {spec.revision!r}): {errors[-1].rstrip('.')}. {_fix_hint(spec)}"
     )
 
 

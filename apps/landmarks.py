@@ -1,0 +1,51 @@
+"""Landmarks tab: every face's points, with indices/contours, crops and JSON/CSV downloads."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from . import common
+
+TASK = "landmarks"
+
+
+@common.inference
+def landmarks(path: str, model: str, show_indices: bool, contours: bool, progress=gr.Progress()):
+    """Locate the landmarks of every face; return overlay, crops, downloads, JSON and a note."""
+    image = common.read_image(path)
+    if not common.availability(model).ready:
+        overlay, note, result = common.detection_fallback(image, model)
+        return overlay, [], None, result.to_json(), note
+    progress(0.2, desc="Detecting faces and locating landmarks")
+    result = common.predictor(model)(image)
+    folder = common.output_dir()
+    json_path = common.write_json(result.to_json(), folder / "landmarks.json")
+    csv_path = folder / "landmarks.csv"
+    csv_path.write_text(result.to_csv())
+    overlay = result.overlay(show_indices=show_indices, contours=contours)
+    crops = [(crop, f"face {i + 1}") for i, crop in enumerate(result.face_crops(show_indices=show_indices))]
+    note = common.faces_note(len(result.faces), f"{result.points.shape[1] if len(result.faces) else 68} points per face, in photo pixels.")
+    return overlay, crops, [json_path, str(csv_path)], result.to_json(), note
+
+
+def build() -> None:
+    models = common.model_choices(TASK)
+    with gr.Row():
+        with gr.Column():
+            photo = gr.Image(type="filepath", label="Photo (one or more faces)", sources=["upload", "clipboard", "webcam"])
+            model = gr.Dropdown(models, value=models[0], label="Model")
+            with gr.Row():
+                show_indices = gr.Checkbox(False, label="Show point indices")
+                contours = gr.Checkbox(True, label="Draw contour lines")
+            run = gr.Button("Locate landmarks", variant="primary")
+        with gr.Column():
+            overlay = gr.Image(label="Landmarks", format="png")
+            note = gr.Markdown()
+            crops = gr.Gallery(label="Aligned faces with points", columns=4, height=200)
+            files = gr.File(label="Downloads: JSON, CSV", file_count="multiple")
+            points = gr.JSON(label="Points (JSON)")
+    gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
+    run.click(
+        landmarks, [photo, model, show_indices, contours], [overlay, crops, files, points, note],
+        api_name="landmarks", concurrency_id=common.GPU_QUEUE,
+    )

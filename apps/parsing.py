@@ -1,0 +1,76 @@
+"""Parsing tab: every face parsed into parts and pasted back, with legend and downloads."""
+
+from __future__ import annotations
+
+import gradio as gr
+from PIL import Image
+
+from . import common
+
+TASK = "parsing"
+
+
+@common.inference
+def parse(path: str, model: str, opacity: float, classes: list[str] | None, progress=gr.Progress()):
+    """Parse every face in the photo; return overlay, legend, crops, downloads and a note."""
+    image = common.read_image(path)
+    if not common.availability(model).ready:
+        overlay, note, _ = common.detection_fallback(image, model)
+        return overlay, None, [], None, note
+    progress(0.2, desc="Detecting and parsing faces")
+    result = common.predictor(model)(image)
+    progress(0.8, desc="Drawing")
+    folder = common.output_dir()
+    stem = "parsing"
+    Image.fromarray(result.label_map).save(folder / f"{stem}_classes.png")
+    result.colour_mask().save(folder / f"{stem}_colour.png")
+    common.write_json(result.to_json(), folder / f"{stem}.json")
+    files = [str(folder / f"{stem}_classes.png"), str(folder / f"{stem}_colour.png"), str(folder / f"{stem}.json")]
+    overlay = result.overlay(alpha=opacity, classes=classes or None)
+    crops = [(crop, f"face {i + 1}") for i, crop in enumerate(result.face_crops())]
+    note = common.faces_note(len(result.faces), "The class-index PNG holds one label index per pixel (see the JSON).")
+    return overlay, result.legend(), crops, files, note
+
+
+@common.user_errors
+def detect(path: str):
+    """Faces only: boxes, scores and five points, as an image and JSON."""
+    image = common.read_image(path)
+    result = common.detector()(image)
+    return result.overlay(), result.to_json()
+
+
+def build() -> None:
+    models = common.model_choices(TASK)
+    with gr.Row():
+        with gr.Column():
+            photo = gr.Image(type="filepath", label="Photo (one or more faces)", sources=["upload", "clipboard", "webcam"])
+            model = gr.Dropdown(models, value=models[0], label="Model")
+            opacity = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Overlay opacity")
+            classes = gr.CheckboxGroup(_safe_names(models[0]), label="Classes to show (none ticked = all)")
+            with gr.Row():
+                run = gr.Button("Parse", variant="primary")
+                faces_only = gr.Button("Detect faces only")
+        with gr.Column():
+            overlay = gr.Image(label="Parsing overlay", format="png")
+            legend = gr.Image(label="Legend", height=120, format="png")
+            note = gr.Markdown()
+            crops = gr.Gallery(label="Faces", columns=4, height=200)
+            files = gr.File(label="Downloads: class-index mask, colour mask, JSON", file_count="multiple")
+            detections = gr.JSON(label="Detected faces", visible=True)
+    gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
+    run.click(
+        parse, [photo, model, opacity, classes], [overlay, legend, crops, files, note],
+        api_name="parse", concurrency_id=common.GPU_QUEUE,
+    )
+    faces_only.click(detect, [photo], [overlay, detections], api_name="detect", concurrency_id=common.GPU_QUEUE)
+    model.change(lambda m: gr.CheckboxGroup(choices=_safe_names(m), value=[]), [model], [classes], api_visibility="private")
+
+
+def _safe_names(model: str) -> list[str]:
+    """The class names of ``model`` from its config.json, or [] when it is not available here."""
+    if not common.availability(model).ready:
+        return []
+    from facehub.hub import read_config, resolve_checkpoint
+
+    return list(read_config(resolve_checkpoint(model), model).get("labels", []))

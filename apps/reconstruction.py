@@ -1,0 +1,58 @@
+"""3D reconstruction tab: a mesh per face you can rotate and download, with pose and depth."""
+
+from __future__ import annotations
+
+import zipfile
+
+import gradio as gr
+
+from . import common
+
+TASK = "reconstruction"
+
+
+@common.inference
+def reconstruct(path: str, model: str, progress=gr.Progress()):
+    """Reconstruct every face; return mesh (GLB), overlay, depth, pose table, downloads and a note."""
+    image = common.read_image(path)
+    if not common.availability(model).ready:
+        overlay, note, _ = common.detection_fallback(image, model)
+        return None, overlay, None, None, None, note
+    progress(0.2, desc="Detecting faces and regressing UV position maps")
+    result = common.predictor(model)(image)
+    if not result.faces:
+        return None, image, None, None, None, common.faces_note(0)
+    progress(0.7, desc="Writing meshes")
+    folder = common.output_dir()
+    glb = folder / "faces.glb"
+    result.save_glb(glb)
+    obj_files = result.save_obj(folder / "faces")
+    archive = folder / "faces_obj.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for file in obj_files:
+            bundle.write(file, arcname=file.name)
+    json_path = common.write_json(result.to_json(), folder / "faces.json")
+    poses = [[i + 1, *(round(v, 1) for v in (f.pose.yaw, f.pose.pitch, f.pose.roll))] for i, f in enumerate(result.faces)]
+    note = common.faces_note(len(result.faces), "Drag the mesh to rotate it. Yaw > 0: the face turns to the image's right.")
+    return str(glb), result.overlay(), result.depth_image(), poses, [str(glb), str(archive), json_path], note
+
+
+def build() -> None:
+    models = common.model_choices(TASK)
+    with gr.Row():
+        with gr.Column():
+            photo = gr.Image(type="filepath", label="Photo (one or more faces)", sources=["upload", "clipboard", "webcam"])
+            model = gr.Dropdown(models, value=models[0], label="Model")
+            run = gr.Button("Reconstruct", variant="primary")
+            mesh = gr.Model3D(label="Mesh (vertex colours)", clear_color=(0.1, 0.1, 0.1, 1.0), height=380)
+        with gr.Column():
+            overlay = gr.Image(label="Dense alignment", format="png")
+            depth = gr.Image(label="Depth (brighter = nearer)", format="png")
+            pose = gr.Dataframe(headers=["face", "yaw °", "pitch °", "roll °"], label="Head pose", interactive=False)
+            note = gr.Markdown()
+            files = gr.File(label="Downloads: GLB, OBJ+MTL+texture (zip), 3D landmarks JSON", file_count="multiple")
+    gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
+    run.click(
+        reconstruct, [photo, model], [mesh, overlay, depth, pose, files, note],
+        api_name="reconstruct", concurrency_id=common.GPU_QUEUE,
+    )

@@ -1,0 +1,163 @@
+"""``python -m facehub bench``: ms per image per stage and peak memory.
+
+Each stage runs in its own subprocess (``python -m facehub.bench STAGE``) so
+its peak resident memory is its own. Times are the median of ``repeats``
+runs after two warm-up runs, with torch using every core. Task stages time the
+model part (crop, network, paste-back) on faces the detector already found,
+so detection is reported once, on its own; ``edit`` is end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+@dataclass
+class StageReport:
+    """One benchmark row: median and spread in ms, per image or per face, and peak RSS in MB."""
+
+    stage: str
+    unit: str
+    median_ms: float
+    p90_ms: float
+    peak_mb: float
+    note: str = ""
+
+
+def _example(side: int) -> np.ndarray:
+    from PIL import Image
+
+    image = Image.open(EXAMPLES / "astronaut.jpg").convert("RGB")
+    scale = side / max(image.size)
+    return np.asarray(image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC))
+
+
+def _time(function: Callable[[], object], repeats: int) -> tuple[float, float]:
+    for _ in range(2):
+        function()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    return statistics.median(samples), samples[min(len(samples) - 1, int(0.9 * len(samples)))]
+
+
+class _FixedFaces:
+    """A detector stand-in that returns faces found once, so task stages time only the model."""
+
+    def __init__(self, result):
+        self.result = result
+
+    def __call__(self, image):
+        return self.result
+
+
+def _task_stage(name: str, repeats: int) -> tuple[float, float, str]:
+    import facehub
+    from facehub.detection import FaceDetector
+
+    image = _example(512)
+    faces = FaceDetector.from_pretrained()(image)
+    predictor = facehub.load(name, detector=_FixedFaces(faces))
+    median, p90 = _time(lambda: predictor(image), repeats)
+    return median / max(1, len(faces.faces)), p90 / max(1, len(faces.faces)), f"{len(faces.faces)} face(s), 512 px photo"
+
+
+def run_stage(stage: str, repeats: int) -> StageReport:
+    """Run one stage in this process and report it."""
+    import torch
+
+    from facehub.device import set_cpu_threads
+
+    set_cpu_threads()
+    with torch.inference_mode():
+        if stage.startswith("detect@"):
+            from facehub.detection import FaceDetector
+
+            side = int(stage.split("@")[1])
+            image = _example(side)
+            detector = FaceDetector.from_pretrained()
+            median, p90 = _time(lambda: detector(image), repeats)
+            report = StageReport(stage, "image", median, p90, 0.0, f"{image.shape[1]}x{image.shape[0]}")
+        elif stage.startswith("edit:"):
+            import facehub
+
+            from facehub.image import load_image
+
+            editor = facehub.load("portrait-editor")
+            source, target = load_image(EXAMPLES / "astronaut.jpg"), load_image(EXAMPLES / "grace_hopper.jpg")
+            method = stage.split(":")[1]
+            median, p90 = _time(lambda: editor(source, target, parts=("hair",), method=method), repeats)
+            report = StageReport(stage, "edit", median, p90, 0.0, "hair, detection + parsing included")
+        elif stage == "reference:mediapipe":
+            import mediapipe as mp
+
+            image = _example(512)
+            mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1)
+            median, p90 = _time(lambda: mesh.process(image), repeats)
+            report = StageReport(stage, "face", median, p90, 0.0, "MediaPipe Face Mesh, detection included")
+        else:
+            median, p90, note = _task_stage(stage.split(":")[1], repeats)
+            report = StageReport(stage, "face", median, p90, 0.0, note)
+    report.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return report
+
+
+def default_stages() -> list[str]:
+    """Detection at two sizes, every shipped task model, both edit methods, and MediaPipe if installed."""
+    from facehub.hub import weights_root
+
+    stages = ["detect@512", "detect@2048"]
+    for name, prefix in [("bisenet", "parse"), ("face-transformer", "parse"), ("pipnet", "landmarks"),
+                         ("hourglass", "landmarks"), ("prnet", "reconstruct")]:
+        if (weights_root() / name / "model.safetensors").is_file():
+            stages.append(f"{prefix}:{name}")
+    if (weights_root() / "bisenet" / "model.safetensors").is_file():
+        stages.append("edit:blend")
+        if (weights_root() / "portrait-editor" / "model.safetensors").is_file():
+            stages.append("edit:gan")
+    try:
+        import mediapipe  # noqa: F401
+
+        stages.append("reference:mediapipe")
+    except ImportError:
+        pass
+    return stages
+
+
+def run_bench(repeats: int = 10, stages: list[str] | None = None, device: str | None = None) -> str:
+    """Run each stage in a subprocess and return a Markdown table."""
+    rows = ["| stage | ms (median) | ms (p90) | per | peak RSS MB | note |", "|---|---|---|---|---|---|"]
+    env = dict(os.environ, FACEHUB_DEVICE=device or os.environ.get("FACEHUB_DEVICE", "cpu"))
+    for stage in stages or default_stages():
+        completed = subprocess.run(
+            [sys.executable, "-m", "facehub.bench", stage, str(repeats)], capture_output=True, text=True, env=env
+        )
+        if completed.returncode != 0:
+            rows.append(f"| {stage} | failed | | | | {completed.stderr.strip().splitlines()[-1][:120] if completed.stderr.strip() else ''} |")
+            continue
+        report = StageReport(**json.loads(completed.stdout.strip().splitlines()[-1]))
+        rows.append(
+            f"| {report.stage} | {report.median_ms:.1f} | {report.p90_ms:.1f} | {report.unit} | {report.peak_mb:.0f} | {report.note} |"
+        )
+    threads = os.environ.get("FACEHUB_THREADS") or os.cpu_count()
+    return "\n".join(rows) + f"\n\n{os.cpu_count()} CPU cores, torch threads: {threads}, device: {env['FACEHUB_DEVICE']}"
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_stage(sys.argv[1], int(sys.argv[2])).__dict__))

@@ -1,0 +1,149 @@
+"""The app as users reach it: every API name through gradio_client, and the Parsing tab in Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = str(ROOT / "examples" / "astronaut.jpg")
+PAIR = str(ROOT / "examples" / "two_people.jpg")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", FACEHUB_DEVICE="cpu")
+    log = (tmp_path_factory.mktemp("app") / "app.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"app.py exited with {process.returncode}; see {log.name}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            time.sleep(1)
+    else:
+        process.kill()
+        pytest.fail("app.py did not answer within 180 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def test_every_public_endpoint_has_its_api_name(client) -> None:
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/parse", "/landmarks", "/reconstruct", "/edit", "/detect"} <= names
+
+
+def test_detect_finds_both_people(client) -> None:
+    from gradio_client import handle_file
+
+    overlay, faces = client.predict(handle_file(PAIR), api_name="/detect")
+    assert Path(overlay).is_file()
+    assert len(faces) == 2
+    assert all(len(face["points"]) == 5 for face in faces)
+
+
+def test_parse_returns_masks_and_legend(client) -> None:
+    from gradio_client import handle_file
+
+    overlay, legend, crops, files, note = client.predict(
+        handle_file(EXAMPLE), "bisenet", 0.5, [], api_name="/parse"
+    )
+    assert Path(overlay).is_file() and Path(legend).is_file()
+    assert len(crops) == 1 and "1" in note
+    names = sorted(Path(f).name for f in files)
+    assert names == ["parsing.json", "parsing_classes.png", "parsing_colour.png"]
+
+
+def test_landmarks_returns_68_points_per_face(client) -> None:
+    from gradio_client import handle_file
+
+    overlay, crops, files, points, note = client.predict(handle_file(PAIR), "pipnet", False, True, api_name="/landmarks")
+    assert Path(overlay).is_file()
+    assert len(points) == 2 and all(len(face["points"]) == 68 for face in points)
+    assert {Path(f).suffix for f in files} == {".json", ".csv"}
+
+
+def test_reconstruct_returns_a_glb_and_pose(client) -> None:
+    from gradio_client import handle_file
+
+    mesh, overlay, depth, pose, files, note = client.predict(handle_file(EXAMPLE), "prnet", api_name="/reconstruct")
+    assert Path(mesh).read_bytes()[:4] == b"glTF"
+    assert len(pose["data"]) == 1 and len(pose["data"][0]) == 4
+    assert {Path(f).suffix for f in files} == {".glb", ".zip", ".json"}
+    faces = json.loads(Path([f for f in files if f.endswith(".json")][0]).read_text())["faces"]
+    assert len(faces[0]["landmarks3d"]) == 68
+
+
+def test_edit_moves_hair(client) -> None:
+    from gradio_client import handle_file
+
+    result, source_mask, target_mask, download, note = client.predict(
+        handle_file(EXAMPLE), handle_file(str(ROOT / "examples" / "grace_hopper.jpg")), ["hair"], "blend", api_name="/edit"
+    )
+    from PIL import Image
+
+    assert Image.open(result).size == Image.open(ROOT / "examples" / "grace_hopper.jpg").size
+    assert Path(download).is_file()
+
+
+def test_corrupt_upload_gets_a_message_not_a_traceback(client, tmp_path) -> None:
+    from gradio_client import handle_file
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(Path(EXAMPLE).read_bytes()[:2000])
+    with pytest.raises(Exception) as error:
+        client.predict(handle_file(str(broken)), api_name="/detect")
+    assert "corrupt" in str(error.value).lower() or "truncated" in str(error.value).lower()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (.ci/run installs it)")
+def test_parsing_tab_in_a_browser(app_url) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        page = browser.new_page()
+        page.goto(app_url)
+        page.get_by_role("tab", name="Parsing").click()
+        page.locator("input[type=file]").first.set_input_files(EXAMPLE)
+        page.get_by_role("button", name="Parse", exact=True).click()
+        output = page.get_by_label("Parsing overlay").locator("img")
+        output.wait_for(state="visible", timeout=120_000)
+        assert output.get_attribute("src")
+        page.screenshot(path=str(ROOT / "tests" / "artifacts_parsing_tab.png") if os.environ.get("FACEHUB_SCREENSHOT") else None)
+        browser.close()
