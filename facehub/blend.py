@@ -1,0 +1,234 @@
+"""Classical component editing: move source parts onto the target and blend them.
+
+For every chosen part the source is warped into the target photo by the
+similarity that maps the source's five points onto the target's, refined per
+component (eyes, brows, nose, mouth) so that each component's mask centroid
+and area match the target's. Inner parts are Poisson-cloned (source gradients,
+target colours on the border, which also matches colour); hair is pasted with
+a feathered alpha, keeping the source's colour, and the target's own hair that
+the new hair does not cover is inpainted from the neighbouring skin or
+background. The face is Poisson-cloned inside the target's head outline.
+
+```python
+out = blend_parts(src_img, src_map, src_points5, tgt_img, tgt_map, tgt_points5, parts=("hair",))
+out.image  # (H, W, 3) uint8, the target's size
+```
+Class maps are EDIT_LABELS indices (see ``facehub/editing/masks.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .align import invert_affine, similarity_transform
+from .blend_ops import dilate, erode, fill_region, gaussian_blur, match_colour, poisson_clone, push_pull_fill
+from .editing.masks import BACKGROUND, HAIR, INDEX, SKIN, PART_CLASSES, parse_parts, part_mask
+
+# inner parts are moved one connected group at a time
+_GROUPS: dict[str, list[tuple[str, ...]]] = {
+    "eyes": [("left_eye",), ("right_eye",)],
+    "brows": [("left_eyebrow",), ("right_eyebrow",)],
+    "nose": [("nose",)],
+    "mouth": [("upper_lip", "inner_mouth", "lower_lip")],
+}
+
+
+@dataclass
+class BlendOutput:
+    """image: (H, W, 3) uint8 at the target's size; layout: (H, W) uint8 EDIT_LABELS map the edit
+    aims at; edited: (H, W) bool, the pixels the edit may change."""
+
+    image: np.ndarray
+    layout: np.ndarray
+    edited: np.ndarray
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+
+
+def _warp(image: torch.Tensor, labels: torch.Tensor, matrix: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Warp source (3, h, w) image and (h, w) labels by ``matrix`` (source px -> target px).
+
+    Returns image (3, H, W), labels (H, W) long (255 outside the source) and
+    the inside mask (H, W) bool.
+    """
+    h, w = image.shape[-2:]
+    height, width = size
+    inverse = invert_affine(matrix)  # target px -> source px
+    # normalised coordinates (align_corners=False): u = (2x + 1) / W - 1
+    to_norm_t = np.array([[2 / width, 0, 1 / width - 1], [0, 2 / height, 1 / height - 1], [0, 0, 1]])
+    to_norm_s = np.array([[2 / w, 0, 1 / w - 1], [0, 2 / h, 1 / h - 1], [0, 0, 1]])
+    theta = to_norm_s @ np.vstack([inverse, [0, 0, 1]]) @ np.linalg.inv(to_norm_t)
+    grid = F.affine_grid(torch.tensor(theta[:2], dtype=torch.float32)[None], [1, 1, height, width], align_corners=False)
+    stacked = torch.cat([image, torch.ones_like(image[:1])])[None]
+    warped = F.grid_sample(stacked, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+    warped_labels = F.grid_sample(labels[None, None].float() + 1, grid, mode="nearest", align_corners=False)[0, 0].long() - 1
+    inside = warped[3] > 0.99
+    warped_labels[~inside | (warped_labels < 0)] = 255
+    return warped[:3], warped_labels, inside
+
+
+def head_ellipse(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """(H, W) bool: an ellipse over the face and forehead from five points (5, 2), rotated with the eyes."""
+    eyes = points[1] - points[0]
+    d = float(np.linalg.norm(eyes)) or 1.0
+    axis_x = eyes / d
+    axis_y = np.array([-axis_x[1], axis_x[0]])  # points down the face
+    mouth = (points[3] + points[4]) / 2
+    centre = (points[0] + points[1]) / 2 + 0.15 * (mouth - (points[0] + points[1]) / 2)
+    ys, xs = torch.meshgrid(torch.arange(size[0], dtype=torch.float32), torch.arange(size[1], dtype=torch.float32), indexing="ij")
+    dx, dy = xs - float(centre[0]), ys - float(centre[1])
+    u = (dx * float(axis_x[0]) + dy * float(axis_x[1])) / (1.05 * d)
+    v = (dx * float(axis_y[0]) + dy * float(axis_y[1])) / (1.75 * d)
+    return u * u + v * v <= 1.0
+
+
+def _in(labels: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
+    ids = torch.tensor([INDEX[name] for name in names])
+    return torch.isin(labels, ids)
+
+
+def _centroid_area(mask: torch.Tensor) -> tuple[np.ndarray, float]:
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    return np.array([xs.float().mean().item(), ys.float().mean().item()]), float(len(xs))
+
+
+def _refine(matrix: np.ndarray, moved: torch.Tensor, wanted: torch.Tensor) -> np.ndarray:
+    """Compose ``matrix`` with the scale+shift that maps ``moved``'s centroid/area onto ``wanted``'s."""
+    (c_src, a_src), (c_dst, a_dst) = _centroid_area(moved), _centroid_area(wanted)
+    scale = float(np.clip(np.sqrt(a_dst / max(a_src, 1.0)), 0.8, 1.25))
+    local = np.array([[scale, 0.0, c_dst[0] - scale * c_src[0]], [0.0, scale, c_dst[1] - scale * c_src[1]]])
+    return local[:, :2] @ matrix[:, :] + np.array([[0, 0, local[0, 2]], [0, 0, local[1, 2]]])
+
+
+def _hair(
+    out: torch.Tensor, layout: torch.Tensor, target_labels: torch.Tensor, src_img: torch.Tensor, new_hair: torch.Tensor, head: torch.Tensor,
+    face_size: float,
+) -> torch.Tensor:
+    """Inpaint the target's uncovered hair, then paste the new hair; returns the edited mask."""
+    old_hair = target_labels == HAIR
+    leftover = old_hair & ~new_hair
+    known = ~old_hair
+    if bool(leftover.any()) and bool(known.any()):
+        face = (layout != BACKGROUND) & (layout != HAIR) & known
+        to_skin = leftover & head
+        to_back = leftover & ~head
+        for region, source_mask, label in ((to_skin, face, SKIN), (to_back, known & ~face & ~head, BACKGROUND)):
+            if bool(region.any()):
+                out.copy_(fill_region(out, region, source_mask if bool(source_mask.any()) else known))
+                layout[region] = label
+    sigma = max(0.6, face_size / 250)
+    alpha = gaussian_blur(erode(new_hair, 1).float(), sigma).clamp(0, 1)
+    alpha = torch.where(new_hair, alpha.clamp(min=0.5), alpha)  # keep the hair itself opaque-ish
+    out.mul_(1 - alpha[None]).add_(alpha[None] * src_img)
+    layout[new_hair] = HAIR
+    return old_hair | dilate(new_hair, int(np.ceil(2.5 * sigma)))
+
+
+def blend_parts(
+    source_image: np.ndarray,
+    source_map: np.ndarray,
+    source_points: np.ndarray,
+    target_image: np.ndarray,
+    target_map: np.ndarray,
+    target_points: np.ndarray,
+    parts: tuple[str, ...] | str = ("hair",),
+    target_layout: np.ndarray | None = None,
+    colour_match: float = 0.0,
+) -> BlendOutput:
+    """Edit ``target_image`` with ``parts`` of ``source_image``.
+
+    Images (H, W, 3) uint8 RGB; maps (H, W) EDIT_LABELS indices; points (5, 2)
+    five points of the face to edit in each photo. ``target_layout`` (H, W),
+    e.g. a user-painted mask, replaces ``target_map`` as the geometry the
+    source parts are fitted to. ``colour_match`` in [0, 1] additionally shifts
+    the source's Lab statistics (skin to skin) before blending.
+    """
+    parts = parse_parts(parts)
+    size = target_image.shape[:2]
+    matrix = similarity_transform(source_points, target_points)
+    src = _to_tensor(source_image)
+    tgt = _to_tensor(target_image)
+    src_labels = torch.from_numpy(np.asarray(source_map, dtype=np.int64))
+    tgt_labels = torch.from_numpy(np.asarray(target_map, dtype=np.int64))
+    layout = torch.from_numpy(np.asarray(target_layout if target_layout is not None else target_map, dtype=np.int64)).clone()
+    if colour_match > 0:
+        src = match_colour(src, src_labels == SKIN, tgt, tgt_labels == SKIN, colour_match)
+    face_size = float(np.linalg.norm(target_points[0] - target_points[4]) * 2.2)
+    out = tgt.clone()
+    edited = torch.zeros(size, dtype=torch.bool)
+    warped_img, warped_labels, inside = _warp(src, src_labels, matrix, size)
+    for part in parts:
+        if part == "hair":
+            new_hair = (warped_labels == HAIR) if target_layout is None else (layout == HAIR)
+            if target_layout is None:  # the target keeps its own eyes, nose and mouth in view
+                new_hair &= ~_in(layout, PART_CLASSES["eyes"] + PART_CLASSES["nose"] + PART_CLASSES["mouth"])
+            hair_pixels = warped_img
+            if target_layout is not None:  # painted hair the source does not cover: the source hair's texture, smoothed
+                hair_pixels = push_pull_fill(warped_img, (warped_labels == HAIR) & inside)
+            head = head_ellipse(np.asarray(target_points, dtype=np.float64), size)
+            edited |= _hair(out, layout, tgt_labels, hair_pixels, new_hair, head, face_size)
+        elif part == "face":
+            head = _in(layout, PART_CLASSES["face"]) & (tgt_labels != HAIR)
+            region = erode(head & _in(warped_labels, PART_CLASSES["face"]), 2)
+            out = poisson_clone(warped_img, out, region)
+            layout[region] = warped_labels[region]
+            edited |= region
+        else:
+            for group in _GROUPS[part]:
+                edited |= _move_group(out, layout, tgt_labels, src, src_labels, matrix, warped_labels, group)
+    image = (out.clamp(0, 1) * 255 + 0.5).byte().permute(1, 2, 0).numpy()
+    return BlendOutput(image=image, layout=layout.numpy().astype(np.uint8), edited=edited.numpy())
+
+
+def _move_group(
+    out: torch.Tensor,
+    layout: torch.Tensor,
+    target_labels: torch.Tensor,
+    src: torch.Tensor,
+    src_labels: torch.Tensor,
+    matrix: np.ndarray,
+    warped_labels: torch.Tensor,
+    group: tuple[str, ...],
+) -> torch.Tensor:
+    """Fit one inner component of the source onto the target's and Poisson-clone it in place.
+
+    Edits ``out`` (3, H, W) and ``layout`` (H, W) in place; returns the (H, W) bool region it changed.
+    """
+    wanted = _in(layout, group)
+    moved = _in(warped_labels, group)
+    edited = torch.zeros_like(wanted)
+    if int(wanted.sum()) < 4 or int(moved.sum()) < 4:
+        return edited
+    local = _refine(matrix, moved, wanted)
+    radius = max(2, int(0.3 * np.sqrt(float(wanted.sum()))))
+    # work in a window around the component: the source is only warped there
+    ys, xs = _window(wanted, 3 * radius + 4)
+    shift = np.array([[1.0, 0.0, -xs.start], [0.0, 1.0, -ys.start]])
+    local = shift[:, :2] @ local + np.array([[0, 0, shift[0, 2]], [0, 0, shift[1, 2]]])
+    img, labels, _ = _warp(src, src_labels, local, (ys.stop - ys.start, xs.stop - xs.start))
+    moved, wanted_w, lay = _in(labels, group), wanted[ys, xs], layout[ys, xs]
+    if int(moved.sum()) < 4:
+        return edited
+    face = _in(lay, PART_CLASSES["face"]) & (target_labels[ys, xs] != HAIR)
+    region = dilate(moved | wanted_w, radius) & (face | moved)
+    out[:, ys, xs] = poisson_clone(img, out[:, ys, xs], region)
+    lay[wanted_w & face] = SKIN
+    lay[moved & face] = labels[moved & face]
+    edited[ys, xs] = region
+    return edited
+
+
+def _window(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
+    """Row and column slices of ``mask``'s bounding box grown by ``margin``, clipped to the image."""
+    ys, xs = torch.nonzero(mask, as_tuple=True)
+    h, w = mask.shape
+    return (
+        slice(max(0, int(ys.min()) - margin), min(h, int(ys.max()) + margin + 1)),
+        slice(max(0, int(xs.min()) - margin), min(w, int(xs.max()) + margin + 1)),
+    )
