@@ -79,3 +79,13 @@ def hub(hf_isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loopback
         yield server
     finally:
         server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread (``FACEHUB_TEST_THREADS`` to change): the 2 cores are shared with trainings,
+    and oversubscribed threads make small CPU tests many times slower."""
+    import os
+
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("FACEHUB_TEST_THREADS", "1")))
