@@ -29,10 +29,15 @@ ImageInput = str | os.PathLike | bytes | Image.Image | np.ndarray
 def _open(source: ImageInput) -> Image.Image:
     if isinstance(source, Image.Image):
         return source
-    if isinstance(source, bytes):
-        if not source:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
             raise ImageError("The image file is empty (0 bytes). Upload a " + SUPPORTED + " file.")
-        return Image.open(io.BytesIO(source))
+        return Image.open(io.BytesIO(bytes(source)))
+    if not isinstance(source, (str, os.PathLike)):
+        raise ImageError(
+            f"Expected an image (a path, bytes, a PIL image or a numpy array); got {type(source).__name__}. "
+            f"Upload a {SUPPORTED} file."
+        )
     path = Path(source)
     if not path.is_file():
         raise ImageError(f"No such image file: {path}. Check the path.")
@@ -66,11 +71,14 @@ def _from_array(array: np.ndarray) -> np.ndarray:
         raise ImageError(f"Expected an image array of shape (H, W[, 1|3|4]); got {array.shape}.")
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
+    if not (array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ImageError(f"Expected an image array of integers, floats or booleans; got dtype {array.dtype}.")
     if array.dtype != np.uint8:
-        peak = 65535.0 if array.dtype == np.uint16 else (1.0 if np.issubdtype(array.dtype, np.floating) else 255.0)
+        floating = np.issubdtype(array.dtype, np.floating) or array.dtype == np.bool_
+        peak = 65535.0 if array.dtype == np.uint16 else (1.0 if floating else 255.0)
         array = np.clip(array.astype(np.float64) / peak * 255.0, 0, 255).astype(np.uint8)
     if array.shape[2] == 4:
-        return _to_rgb(Image.fromarray(array, "RGBA")).__array__()
+        return np.asarray(_to_rgb(Image.fromarray(array, "RGBA")), dtype=np.uint8).copy()
     return np.ascontiguousarray(array)
 
 
