@@ -103,7 +103,9 @@ def load_image(source: ImageInput, name: str | None = None) -> np.ndarray:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # PIL warns between MAX_PIXELS and twice that: _check_size refuses those before decoding,
+            # with the size and the limit in the message; beyond twice, PIL itself refuses to open.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = _open(source)
             _check_size(image.width, image.height, label)
             image.load()
@@ -114,7 +116,7 @@ def load_image(source: ImageInput, name: str | None = None) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(
             f"{label} declares more than {MAX_PIXELS / 1e6:.0f} MP (a possible decompression bomb); refused. "
-            "Downscale it and try again."
+            "Downscale it (or set FACEHUB_MAX_PIXELS) and try again."
         ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{label} is not an image FaceHub can read. Use a {SUPPORTED} file.") from None
