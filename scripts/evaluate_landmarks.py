@@ -1,0 +1,116 @@
+"""Score a landmark checkpoint through the full pipeline (our detector's boxes) on a labelled folder.
+
+    python scripts/evaluate_landmarks.py --model pipnet --data ../shared/data/ytf68 --split val
+    python scripts/evaluate_landmarks.py --weights runs/pipnet/best --data /path/to/300W/ibug --refine-passes 1
+
+Folders: a ``*.csv`` in the ytf68 layout (``image, x0, y0, ...``), WFLW's
+``list_98pt_rect_attr_*.txt`` + ``WFLW_images/``, or images with ``.pts`` beside them.
+Each labelled face is matched to the detected face whose box overlaps the
+ground truth's point box best (IoU >= 0.3); no match is a miss, counted as a
+failure (``inf`` NME). Prints NME (inter-ocular, outer eye corners, mean over
+the faces found), failure rate at 0.10 (misses included), AUC at 0.10, misses,
+and ms per face of the landmark stage; ``--out`` writes per-image errors as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from facehub.data import data_root  # noqa: E402
+from facehub.data.landmark_files import read_labelled_folder  # noqa: E402
+from facehub.data.ytf68 import split_by_person  # noqa: E402
+from facehub.image import load_image  # noqa: E402
+from facehub.landmarks68 import to_68  # noqa: E402
+from facehub.metrics import landmark_summary, nme  # noqa: E402
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two ``[x0, y0, x1, y1]`` boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / max(union, 1e-9)
+
+
+def build_predictor(args: argparse.Namespace):
+    from facehub.hub import LoadedModel, load_state_dict_strict, read_config
+    from facehub.models import build_model
+    from facehub.tasks.landmarks import LandmarkPredictor
+
+    if args.weights is None:
+        return LandmarkPredictor.from_pretrained(args.model, device="cpu", refine_passes=args.refine_passes)
+    folder = Path(args.weights)
+    config = read_config(folder, str(folder))
+    model = build_model(config["family"], config["model_args"])
+    load_state_dict_strict(model, folder / "model.safetensors", str(folder))
+    return LandmarkPredictor(LoadedModel(folder.name, model.eval(), config, folder), device="cpu", refine_passes=args.refine_passes)
+
+
+def evaluate(args: argparse.Namespace) -> dict:
+    samples = read_labelled_folder(args.data or data_root() / "ytf68")
+    if args.split != "all":
+        train, val = split_by_person(samples, args.val_fraction, args.seed)
+        samples = val if args.split == "val" else train
+    samples = samples[: args.limit] if args.limit else samples
+    predictor = build_predictor(args)
+    errors, per_image, landmark_ms = [], {}, []
+    from tqdm import tqdm
+
+    for sample in tqdm(samples, disable=not sys.stderr.isatty()):
+        image = load_image(sample.path)
+        faces = predictor.detector(image).faces
+        gt = to_68(sample.points) if predictor.loaded.config.get("num_points", 68) == 68 else sample.points
+        gt_box = np.r_[gt.min(0), gt.max(0)]
+        ious = [box_iou(f.box, gt_box) for f in faces]
+        if not ious or max(ious) < 0.3:
+            errors.append(np.inf)
+            per_image[sample.path.name] = None
+            continue
+        face = faces[int(np.argmax(ious))]
+        start = time.perf_counter()
+        points, *_ = predictor.locate(image, face.points[None])
+        landmark_ms.append((time.perf_counter() - start) * 1000)
+        pred = to_68(points[0]) if len(gt) == 68 else points[0]
+        error = float(nme(pred, gt)[0])
+        errors.append(error)
+        per_image[sample.path.name] = round(error, 5)
+    summary = landmark_summary(np.asarray(errors))
+    summary["landmark_ms_per_face_median"] = float(np.median(landmark_ms)) if landmark_ms else float("nan")
+    summary["model"] = args.weights or args.model
+    summary["refine_passes"] = args.refine_passes
+    if args.out:
+        Path(args.out).write_text(json.dumps({"summary": summary, "per_image": per_image}, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="pipnet", help="checkpoint name (weights/<name>/ or the Hub)")
+    p.add_argument("--weights", default=None, help="a checkpoint folder instead of --model (e.g. runs/pipnet/best)")
+    p.add_argument("--data", type=Path, default=None, help="labelled folder (default: data_root()/ytf68)")
+    p.add_argument("--split", choices=["all", "val", "train"], default="all", help="ytf68 person split to score")
+    p.add_argument("--val-fraction", type=float, default=0.12)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--refine-passes", type=int, default=None, help="default: the checkpoint's config")
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    summary = evaluate(args)
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
