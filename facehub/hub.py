@@ -127,7 +127,16 @@ def load_model(name: str, device: torch.device | str = "cpu") -> LoadedModel:
     """Resolve, build and strictly load checkpoint ``name``; return it in eval mode on ``device``."""
     folder = resolve_checkpoint(name)
     config = read_config(folder, name)
-    model = build_model(config["family"], config["model_args"])
+    try:
+        model = build_model(config["family"], config["model_args"])
+    except CheckpointError:
+        raise
+    except (TypeError, ValueError, ImportError) as error:  # bad model_args, or the family's module is missing
+        raise CheckpointError(
+            f"Checkpoint {name!r}: cannot build family {config['family']!r} with the model_args of "
+            f"{folder / CONFIG_NAME} ({type(error).__name__}: {error}). "
+            "Re-download the checkpoint or retrain it with the matching script."
+        ) from error
     load_state_dict_strict(model, folder / WEIGHTS_NAME, name)
     model.eval().to(device)
     return LoadedModel(name=name, model=model, config=config, folder=folder)
