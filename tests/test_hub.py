@@ -398,3 +398,28 @@ def test_every_family_round_trips(family: str, tmp_path: Path) -> None:
     for key, value in model.state_dict().items():
         if value.is_floating_point():
             torch.testing.assert_close(fresh.state_dict()[key], value, rtol=1e-3, atol=1e-4, msg=key)
+
+
+@pytest.mark.parametrize(
+    "model_args",
+    [{"channels": 4, "classes": 3, "dropout": 0.1}, ["channels", 4], {"channels": "four"}],
+    ids=["unexpected-argument", "not-a-dict", "wrong-type"],
+)
+def test_model_args_that_do_not_fit_the_constructor(
+    tiny_registered: CheckpointSpec, weights_dir: Path, model_args: object
+) -> None:
+    folder = _local_tiny(weights_dir)
+    config = json.loads((folder / "config.json").read_text())
+    config["model_args"] = model_args
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"'tiny'.*cannot build family 'tiny_test'.*config\.json.*retrain"):
+        load_model(NAME)
+
+
+def test_family_whose_module_is_missing(
+    tiny_registered: CheckpointSpec, weights_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _local_tiny(weights_dir)
+    monkeypatch.setitem(FAMILIES, FAMILY, "tests.no_such_module:TinyNet")
+    with pytest.raises(CheckpointError, match=r"'tiny'.*ModuleNotFoundError.*no_such_module"):
+        load_model(NAME)
