@@ -1,9 +1,9 @@
 """Shared fixtures: an isolated Hugging Face environment and a loopback Hub.
 
-``hf_isolated`` points every Hugging Face path (home, hub cache, token) into ``tmp_path``,
-disables Xet (so uploads take the plain LFS path) and aims the endpoint at a closed local port,
-so that nothing can reach the internet. ``hub`` adds a running :class:`tests.hub_server.LoopbackHub`
-and points ``HF_ENDPOINT`` at it.
+Every test runs offline (``HF_HUB_OFFLINE=1``, endpoint on a closed local port). ``hf_isolated``
+points every Hugging Face path (home, hub cache, token) into ``tmp_path`` and disables Xet (so
+uploads take the plain LFS path). ``hub`` adds a running :class:`tests.hub_server.LoopbackHub`,
+points ``HF_ENDPOINT`` at it and turns offline mode off.
 
 ``huggingface_hub`` reads its settings into ``huggingface_hub.constants`` when it is imported,
 so setting the environment is not enough in-process: the fixtures set both the environment
@@ -41,9 +41,17 @@ def set_hf_offline(monkeypatch: pytest.MonkeyPatch, offline: bool) -> None:
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
 
 
+@pytest.fixture(autouse=True)
+def _hub_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with ``HF_HUB_OFFLINE=1`` and a closed endpoint: a checkpoint missing from
+    ``weights/`` fails at once instead of retrying the network; only ``hub`` turns the Hub back on."""
+    set_hf_offline(monkeypatch, True)
+    set_hf_endpoint(monkeypatch, CLOSED_ENDPOINT)
+
+
 @pytest.fixture
 def hf_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An HF home and hub cache under ``tmp_path``, a fake token, Xet off, endpoint on a closed port."""
+    """An HF home and hub cache under ``tmp_path``, a fake token, Xet off (still offline)."""
     from huggingface_hub import constants
 
     home = tmp_path / "hf_home"
@@ -65,8 +73,6 @@ def hf_isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setattr(constants, key, True)
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     monkeypatch.delenv("HF_OIDC_RESOURCE", raising=False)
-    set_hf_offline(monkeypatch, False)
-    set_hf_endpoint(monkeypatch, CLOSED_ENDPOINT)
     return cache
 
 
@@ -75,6 +81,7 @@ def hub(hf_isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loopback
     """A running loopback Hub on 127.0.0.1 with ``HF_ENDPOINT`` pointing at it."""
     server = LoopbackHub().start()
     set_hf_endpoint(monkeypatch, server.url)
+    set_hf_offline(monkeypatch, False)
     try:
         yield server
     finally:

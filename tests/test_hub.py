@@ -33,7 +33,7 @@ REPO_ID = "facehub/tiny"
 
 
 @pytest.fixture
-def weights_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def weights_dir(hf_isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty ``$FACEHUB_WEIGHTS`` so that the repository's ``weights/`` is never used."""
     folder = tmp_path / "weights"
     folder.mkdir()
