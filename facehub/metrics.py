@@ -54,3 +54,54 @@ def landmark_summary(errors: np.ndarray, threshold: float = 0.10) -> dict[str, f
         "count": int(errors.size),
         "missed": int((~np.isfinite(errors)).sum()),
     }
+
+
+# --------------------------------------------------------------------------- parsing
+# Per-class F1 (Dice) and IoU from a confusion matrix accumulated over images;
+# pixels labelled 255 (ignore) in the target are skipped.
+
+
+def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore: int = 255) -> np.ndarray:
+    """(C, C) int64 counts, rows = target class, columns = predicted class.
+
+    pred, target: integer class maps of the same shape; target pixels equal to ``ignore`` are skipped,
+    predictions outside [0, C) count as class 0 (background).
+    """
+    pred = np.asarray(pred).astype(np.int64).ravel()
+    target = np.asarray(target).astype(np.int64).ravel()
+    keep = target != ignore
+    pred, target = pred[keep], target[keep]
+    pred = np.where((pred >= 0) & (pred < num_classes), pred, 0)
+    return np.bincount(target * num_classes + pred, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def f1_per_class(confusion: np.ndarray) -> np.ndarray:
+    """(C,) F1 = 2TP / (2TP + FP + FN) per class from a (C, C) confusion matrix; NaN where a class never occurs."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    tp = np.diag(confusion)
+    denominator = confusion.sum(0) + confusion.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, 2 * tp / denominator, np.nan)
+
+
+def iou_per_class(confusion: np.ndarray) -> np.ndarray:
+    """(C,) IoU = TP / (TP + FP + FN) per class; NaN where a class never occurs."""
+    confusion = np.asarray(confusion, dtype=np.float64)
+    tp = np.diag(confusion)
+    denominator = confusion.sum(0) + confusion.sum(1) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, tp / denominator, np.nan)
+
+
+def coarse_f1(confusion: np.ndarray, names: list[str] | tuple[str, ...]) -> dict[str, float]:
+    """Coarse-class F1 (background, skin with ears/neck, hair with brows, eyes, nose, mouth) from a
+    fine (C, C) confusion matrix over label ``names``, plus ``mean5``: the mean over skin, hair, eyes, nose, mouth."""
+    from .labels import COARSE_NAMES, coarse_lookup, label_set_for
+
+    table = coarse_lookup(label_set_for(list(names)))[: len(names)].astype(np.int64)
+    coarse = np.zeros((len(COARSE_NAMES), len(COARSE_NAMES)), dtype=np.float64)
+    np.add.at(coarse, (table[:, None].repeat(len(names), 1), table[None, :].repeat(len(names), 0)), confusion)
+    scores = f1_per_class(coarse)
+    result = {name: float(score) for name, score in zip(COARSE_NAMES, scores)}
+    result["mean5"] = float(np.nanmean(scores[1:]))
+    return result

@@ -1,0 +1,57 @@
+"""Train a face parser (BiSeNet or the face transformer) on the pseudo-label cache.
+
+    python scripts/pseudo_label_parsing.py            # once: cache/parsing/
+    python scripts/train_parsing.py --family bisenet --out runs/bisenet --minutes 75
+    python scripts/train_parsing.py --family face_transformer --out runs/ft --reward 0.5   # REINFORCE F1 term
+    python scripts/train_parsing.py ... --resume       # continue from <out>/last.pt
+
+The best checkpoint is exported to ``<out>/best/`` (config.json + model.safetensors);
+``--push-to-hub REPO`` uploads it afterwards. Under ``torchrun`` each process trains on its own
+random samples (no gradient sync is attempted here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from facehub.parsing_train import TrainConfig, train  # noqa: E402
+
+DEFAULT_ARGS = {
+    "bisenet": {"backbone_width": 32, "spatial_width": 32, "context_width": 64, "fuse_width": 128, "detail_skip": True},
+    "face_transformer": {"image_size": 256, "patch": 16, "dim": 192, "depth": 6, "heads": 3, "mlp": 384,
+                         "decoder_width": 64, "skip": True, "skip_width": 32},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name == "model_args":
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        parser.add_argument(flag, type=type(getattr(defaults, f.name)), default=getattr(defaults, f.name))
+    parser.add_argument("--model-args", type=json.loads, default=None, help="JSON constructor kwargs of the family")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--push-to-hub", default=None, metavar="REPO")
+    args = parser.parse_args()
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "model_args"}
+    config = TrainConfig(**values, model_args=args.model_args or DEFAULT_ARGS[args.family])
+    if args.family == "face_transformer":
+        config.model_args.setdefault("image_size", config.input_size)
+    best = train(config, resume=args.resume)
+    print(f"best checkpoint: {best}")
+    if args.push_to_hub:
+        from facehub.hub import push_to_hub
+
+        print(push_to_hub(best, args.push_to_hub))
+
+
+if __name__ == "__main__":
+    main()
