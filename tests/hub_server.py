@@ -9,8 +9,9 @@ It answers the calls ``huggingface_hub`` 2.4.0 makes for
   ``POST`` to the ``verify`` ``href``, and ``POST /api/models/{repo}/commit/{rev}`` (NDJSON);
 * ``HfApi.repo_info`` (used by an upload that changes nothing): ``GET /api/models/{repo}[/revision/{rev}]``;
 * ``hf_hub_download``: ``HEAD``/``GET /{repo}/resolve/{rev}/{filename}`` with ``X-Repo-Commit``,
-  ``ETag`` (git blob sha1) and ``Content-Length``; LFS files also carry ``X-Linked-Etag`` (sha256)
-  and ``X-Linked-Size`` as the real Hub sends them. Xet is never advertised (no ``X-Xet-*`` headers,
+  ``ETag`` (git blob sha1) and ``Content-Length``; LFS files answer, as on the Hub, a 302 to a
+  storage host (``localhost`` instead of ``127.0.0.1``, same server) with ``X-Linked-Etag`` (sha256)
+  and ``X-Linked-Size``, and the bytes come from ``GET /__lfs__/{sha256}`` there. Xet is never advertised (no ``X-Xet-*`` headers,
   batch ``transfer`` is ``basic``).
 
 Errors use the Hub's ``X-Error-Code`` header (``RepoNotFound``, ``EntryNotFound``,
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
+CDN_HOST = "localhost"  # same server, another host name: huggingface_hub treats it as a storage CDN
 LFS_SUFFIXES = (".safetensors", ".bin", ".pt", ".npz", ".onnx")
 LFS_MIN_SIZE = 10 * 1024 * 1024  # the Hub stores big files in LFS whatever their name
 
@@ -75,6 +77,7 @@ class HubState:
         self.lfs_objects: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
         self.authorizations: list[str | None] = []
+        self.hosts: list[str] = []
 
 
 class HubHandler(BaseHTTPRequestHandler):
@@ -137,6 +140,7 @@ class HubHandler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.requests.append((self.command, urlsplit(self.path).path))
             self.state.authorizations.append(self.headers.get("Authorization"))
+            self.state.hosts.append((self.headers.get("Host") or "").rsplit(":", 1)[0])
 
     def _require_token(self) -> bool:
         if not (self.headers.get("Authorization") or "").startswith("Bearer "):
@@ -148,6 +152,8 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
         self._log()
+        if match := re.fullmatch(r"/__lfs__/([0-9a-f]{64})", urlsplit(self.path).path):
+            return self._cdn_object(match.group(1), head=True)
         self._resolve(head=True)
 
     def do_GET(self) -> None:  # noqa: N802
@@ -155,6 +161,8 @@ class HubHandler(BaseHTTPRequestHandler):
         path = unquote(urlsplit(self.path).path)
         if match := re.fullmatch(r"/api/models/(.+?)(?:/revision/([^/]+))?", path):
             return self._repo_info(match.group(1), match.group(2) or "main")
+        if match := re.fullmatch(r"/__lfs__/([0-9a-f]{64})", path):
+            return self._cdn_object(match.group(1), head=False)
         self._resolve(head=False)
 
     def do_PUT(self) -> None:  # noqa: N802
@@ -313,7 +321,18 @@ class HubHandler(BaseHTTPRequestHandler):
         }
         if stored.lfs_sha256 is not None:
             headers.update({"X-Linked-Etag": f'"{stored.lfs_sha256}"', "X-Linked-Size": str(len(stored.data))})
+            if self.server.owner.cdn_redirects:  # like the Hub: 302 to a storage host, metadata on the 302 itself
+                port = self.server.server_address[1]
+                headers.update({"Location": f"http://{CDN_HOST}:{port}/__lfs__/{stored.lfs_sha256}", "Content-Length": "0"})
+                return self._send(302, b"", headers, head=True)
         self._send(200, b"" if head else stored.data, headers, head=head)
+
+    def _cdn_object(self, oid: str, head: bool) -> None:
+        data = self.state.lfs_objects.get(oid)
+        if data is None:
+            return self._error(404, "EntryNotFound", f"No LFS object {oid}", head=head)
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(data)), "ETag": f'"{oid}"'}
+        self._send(200, b"" if head else data, headers, head=head)
 
 
 class LoopbackHub:
@@ -322,8 +341,13 @@ class LoopbackHub:
     class _Server(ThreadingHTTPServer):
         daemon_threads = True
         state: HubState
+        owner: "LoopbackHub"
 
-    def __init__(self) -> None:
+    def __init__(self, cdn_redirects: bool = True) -> None:
+        """``cdn_redirects``: resolve LFS files with a 302 to ``http://localhost:<port>/__lfs__/<sha256>``
+        (another host to ``huggingface_hub``, so it drops the token), as the Hub does; else answer 200.
+        It may be changed while the server runs."""
+        self.cdn_redirects = cdn_redirects
         self.state = HubState()
         self._server: LoopbackHub._Server | None = None
         self._thread: threading.Thread | None = None
@@ -333,6 +357,7 @@ class LoopbackHub:
         """Bind 127.0.0.1 on a free port and serve in a daemon thread."""
         self._server = self._Server(("127.0.0.1", 0), HubHandler)
         self._server.state = self.state
+        self._server.owner = self
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="loopback-hub", daemon=True)

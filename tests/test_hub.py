@@ -138,9 +138,25 @@ def test_push_uploads_over_lfs_and_load_downloads(
     assert loaded.config == tiny_config()
     assert not loaded.model.training
     assert_fp16_equal(loaded.model, original)
-    gets = hub.calls("GET")
-    assert f"/{REPO_ID}/resolve/main/model.safetensors" in gets
-    assert f"/{REPO_ID}/resolve/main/config.json" in gets
+    assert f"/{REPO_ID}/resolve/main/model.safetensors" in hub.calls("HEAD")
+    assert f"/{REPO_ID}/resolve/main/config.json" in hub.calls("GET")
+    # the weights came from the "CDN" the 302 pointed at, without the token
+    oid = repo.files["model.safetensors"].lfs_sha256
+    state = hub.state
+    cdn = [i for i, (verb, path) in enumerate(state.requests) if verb == "GET" and path == f"/__lfs__/{oid}"]
+    assert len(cdn) == 1
+    assert state.hosts[cdn[0]] == "localhost" and state.authorizations[cdn[0]] is None
+
+
+def test_download_when_lfs_files_are_served_directly(
+    hub: LoopbackHub, tiny_registered: CheckpointSpec, tmp_path: Path
+) -> None:
+    """Some mirrors answer 200 on resolve for LFS files (X-Linked-Etag on the same response): also fine."""
+    hub.cdn_redirects = False
+    original = save_tiny(tmp_path / "ckpt")
+    push_to_hub(tmp_path / "ckpt", REPO_ID)
+    assert_fp16_equal(load_model(NAME).model, original)
+    assert not any(path.startswith("/__lfs__/") for path in hub.calls("GET"))
 
 
 def test_second_load_works_offline_and_with_the_server_stopped(
