@@ -125,9 +125,16 @@ def warp_affine(
 ) -> torch.Tensor:
     """Warp ``images`` (N, C, H, W) float by 2x3 ``matrices`` (N, 2, 3; input px -> output px).
 
-    Returns (N, C, out_h, out_w); outside the input is zero.
+    Returns (N, C, out_h, out_w) in the dtype of ``images`` (float16/bfloat16 are warped in float32;
+    integer images come back as float32); outside the input is zero.
     """
-    matrices = torch.as_tensor(np.asarray(matrices), dtype=torch.float32, device=images.device)
+    out_dtype = images.dtype if images.is_floating_point() else torch.float32
+    if images.dtype != torch.float64:
+        images = images.float()
+    if isinstance(matrices, torch.Tensor):
+        matrices = matrices.to(device=images.device, dtype=images.dtype)
+    else:
+        matrices = torch.as_tensor(np.asarray(matrices), dtype=images.dtype, device=images.device)
     if matrices.ndim == 2:
         matrices = matrices[None]
     full = torch.cat([matrices, matrices.new_tensor([0.0, 0.0, 1.0]).expand(len(matrices), 1, 3)], dim=1)
@@ -136,7 +143,7 @@ def warp_affine(
     grid = _sampling_grid(inverse, out_h, out_w, images.shape[-2], images.shape[-1])
     if images.shape[0] == 1 and grid.shape[0] > 1:
         images = images.expand(grid.shape[0], -1, -1, -1)
-    return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False).to(out_dtype)
 
 
 def crop_faces(image: np.ndarray, points5: np.ndarray, spec: CropSpec) -> tuple[torch.Tensor, np.ndarray]:
