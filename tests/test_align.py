@@ -254,3 +254,17 @@ def test_crop_faces_many_faces_batch() -> None:
     np.testing.assert_allclose(transform_points(faces[0], matrices[0]), points5, atol=1e-6)
     pasted = paste_back(crops, matrices, (140, 140))
     assert pasted.shape == (2, 3, 140, 140)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.uint8])
+def test_warp_affine_and_paste_back_accept_every_dtype(dtype: torch.dtype) -> None:
+    """Half-precision logits (a model run in fp16) and float64 maps paste back; floats keep their dtype."""
+    maps = (torch.rand(2, 4, 16, 16) * 10).to(dtype)
+    matrices = np.stack([similarity(2.0, 0.1, 5.0, 3.0), similarity(1.5, -0.2, 2.0, 8.0)])
+    out = paste_back(maps, matrices, (40, 50))
+    assert out.shape == (2, 4, 40, 50)
+    assert out.dtype == (dtype if dtype.is_floating_point else torch.float32)
+    reference = paste_back(maps.float(), matrices, (40, 50))
+    torch.testing.assert_close(out.float(), reference, atol=0.1, rtol=0.02)
+    as_tensor = warp_affine(maps, torch.as_tensor(matrices), (8, 8))
+    assert as_tensor.shape == (2, 4, 8, 8)
