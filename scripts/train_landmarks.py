@@ -254,6 +254,7 @@ def train(args: argparse.Namespace, out: Path) -> None:
                 info = {**clean, "nme_noisy": noisy["nme"], "step": step, "batch_size": args.batch_size,
                         "wall_min": minutes, "people": len({s.person for s in val_s}), "argv": sys.argv[1:]}
                 (out / "best_info.json").write_text(json.dumps(info, indent=2))
+        if step % 100 == 0 or step % args.val_every == 0 or step == args.steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                         "elapsed": elapsed0 + time.time() - start}, out / "last.pt")
     bar.close()

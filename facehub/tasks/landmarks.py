@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..align import crop_faces, five_points_from_68, invert_affine, transform_points
-from ..image import ImageInput
+from ..align import alignment_matrix, five_points_from_68, invert_affine, transform_points, warp_affine
+from ..image import ImageInput, load_image
 from ..landmarks68 import CONTOUR_COLOURS, contours, to_68
 from ..results import Face
 from ..viz import line_width
@@ -124,34 +124,36 @@ class LandmarkPredictor(Predictor):
             return np.zeros((0, getattr(self.model, "num_points", 68), 2))
         return self.model.predict(crops.to(self.device)).float().cpu().numpy().astype(np.float64)
 
-    def _crops(self, image: np.ndarray, points5: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-        raw, matrices = crop_faces(image, points5, self.crop_spec)
+    def _crops(self, pixels: torch.Tensor, points5: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """Crops of ``pixels`` (1, 3, H, W) in [0, 1] for faces ``points5`` (F, 5, 2): raw, normalised, matrices."""
+        matrices = np.stack([alignment_matrix(p, self.crop_spec) for p in points5])
+        size = self.crop_spec.size
+        raw = warp_affine(pixels, matrices, (size, size)).clamp(0, 1)
         return raw, (raw - self.mean) / self.std, matrices
 
     def locate(self, image: np.ndarray, points5: np.ndarray) -> tuple[np.ndarray, torch.Tensor, np.ndarray, np.ndarray]:
-        """Points for faces given by their five points (F, 5, 2).
+        """Points for faces given by their five points (F, 5, 2) in ``image`` (H, W, 3) uint8.
 
-        Returns photo points (F, N, 2), raw crops (F, 3, s, s) in [0, 1], crop points and matrices (F, 2, 3).
+        Returns photo points (F, N, 2), raw crops (F, 3, s, s) in [0, 1], crop points (F, N, 2)
+        and matrices (F, 2, 3) image -> crop, all of the last pass.
         """
-        raw, crops, matrices = self._crops(image, points5)
-        crop_points = self.predict_crops(crops)
-        points = np.stack([transform_points(p, invert_affine(m)) for p, m in zip(crop_points, matrices)]) if len(crops) else crop_points
-        for _ in range(self.refine_passes):
-            if not len(points):
-                break
-            refined5 = np.stack([five_points_from_68(to_68(p)) for p in points])
-            raw, crops, matrices = self._crops(image, refined5)
+        n, size = getattr(self.model, "num_points", 68), self.crop_spec.size
+        if len(points5) == 0:
+            return np.zeros((0, n, 2)), torch.zeros(0, 3, size, size), np.zeros((0, n, 2)), np.zeros((0, 2, 3))
+        pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
+        for index in range(1 + self.refine_passes):
+            if index:
+                points5 = np.stack([five_points_from_68(to_68(p)) for p in points])
+            raw, crops, matrices = self._crops(pixels, points5)
             crop_points = self.predict_crops(crops)
             points = np.stack([transform_points(p, invert_affine(m)) for p, m in zip(crop_points, matrices)])
         return points, raw, crop_points, matrices
 
     def __call__(self, source: ImageInput) -> LandmarksResult:
-        prepared = self.prepare(source)
-        points5 = np.stack([f.points for f in prepared.faces]) if prepared.faces else np.zeros((0, 5, 2))
-        points, raw, crop_points, _ = self.locate(prepared.image, points5)
-        crops = (raw.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8) if len(raw) else np.zeros((0, 0, 0, 3), np.uint8)
-        n = getattr(self.model, "num_points", 68)
-        return LandmarksResult(
-            image=prepared.image, faces=prepared.faces, points=points.reshape(-1, n, 2), crops=crops,
-            crop_points=crop_points.reshape(-1, n, 2), model=self.name,
-        )
+        """Landmarks of every face in ``source`` (path, bytes, PIL or (H, W, 3) array)."""
+        image = source if isinstance(source, np.ndarray) and source.dtype == np.uint8 and source.ndim == 3 else load_image(source)
+        faces = self.detector(image).faces
+        points5 = np.stack([f.points for f in faces]) if faces else np.zeros((0, 5, 2))
+        points, raw, crop_points, _ = self.locate(image, points5)
+        crops = (raw.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+        return LandmarksResult(image=image, faces=faces, points=points, crops=crops, crop_points=crop_points, model=self.name)
