@@ -87,7 +87,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     summary = landmark_summary(np.asarray(errors))
     summary["landmark_ms_per_face_median"] = float(np.median(landmark_ms)) if landmark_ms else float("nan")
     summary["model"] = args.weights or args.model
-    summary["refine_passes"] = args.refine_passes
+    summary["refine_passes"] = predictor.refine_passes
     if args.out:
         Path(args.out).write_text(json.dumps({"summary": summary, "per_image": per_image}, indent=2))
     return summary

@@ -61,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--export", type=Path, default=None, help="write the best checkpoint, fp16 + model card, here and exit")
+    p.add_argument("--pipeline-eval", type=Path, default=None,
+                   help="with --export: JSON from scripts/evaluate_landmarks.py --out (full pipeline) for the card")
+    p.add_argument("--refine-passes", type=int, default=0, help="with --export: re-alignment passes stored in config.json")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="upload the exported folder to this Hub repo")
     return p.parse_args(argv)
 
@@ -163,12 +166,21 @@ def export(args: argparse.Namespace, out: Path) -> None:
     torch.set_num_threads(2)
     ms = measure_ms(model, config["input_size"])
     config = {k: v for k, v in config.items() if k != "training"}
+    config["refine_passes"] = args.refine_passes
     metrics = {"val NME (inter-ocular, GT 5-point crops)": f"{info['nme']:.4f}",
                "val failure rate @0.10": f"{info['fr']:.4f}", "val AUC @0.10": f"{info['auc']:.4f}",
                "val NME, 5 points jittered 5% (detector-like)": f"{info.get('nme_noisy', float('nan')):.4f}",
                "val faces / people": f"{info['count']} / {info['people']}",
                "model ms per face (2 threads, this CPU)": f"{ms:.1f}"}
-    metrics.update({k: v for k, v in info.get("pipeline", {}).items()})
+    if args.pipeline_eval is not None:
+        pipe = json.loads(args.pipeline_eval.read_text())["summary"]
+        metrics.update({
+            "pipeline val NME (MTCNN boxes, refine passes %d)" % pipe["refine_passes"]: f"{pipe['nme']:.4f}",
+            "pipeline val failure rate @0.10 (misses count)": f"{pipe['fr']:.4f}",
+            "pipeline val AUC @0.10": f"{pipe['auc']:.4f}",
+            "pipeline missed faces": f"{pipe['missed']} / {pipe['count']}",
+            "pipeline landmark ms per face (median, incl. crops)": f"{pipe['landmark_ms_per_face_median']:.1f}",
+        })
     name = "PIPNet" if config["family"] == "pipnet" else "Stacked Hourglass"
     card = ModelCard(
         title=f"FaceHub {name}, 68 facial landmarks",
