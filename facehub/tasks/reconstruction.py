@@ -1,0 +1,166 @@
+"""3D face reconstruction: ``facehub.load("prnet")(image) -> ReconstructionResult``.
+
+Every detected face is aligned from MTCNN's five points to the model's crop;
+PRNet regresses its UV position map in crop pixels, which is mapped back to
+the photo (x, y by the inverse alignment, z divided by the alignment's
+scale). From the map come the 468 MediaPipe-layout vertices (least-squares
+sampling), the 68 iBUG landmarks (fitted 468 -> 68 map), the head pose
+(rigid fit to the canonical mesh) and a dense mesh with per-vertex colours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+
+from ..align import invert_affine
+from ..image import ImageInput
+from ..mesh import Mesh, Pose, depth_map, depth_to_image, head_pose, sample_colours, uv_texture, write_glb, write_obj
+from ..results import Face
+from ..uv import points_468_to_68, uv_layout
+from .base import Predictor
+
+TEXTURE_SIZE = 256
+
+
+@dataclass
+class ReconstructedFace:
+    """One face in photo pixels (x right, y down, z same scale, smaller = nearer).
+
+    face: the detection; vertices468: (468, 3) MediaPipe-layout points;
+    landmarks3d: (68, 3) iBUG order; pose: yaw/pitch/roll degrees; mesh: the
+    dense mesh (one vertex per valid UV pixel, colours from the photo);
+    position_map: (3, S, S) float32 UV position map in photo pixels.
+    """
+
+    face: Face
+    vertices468: np.ndarray
+    landmarks3d: np.ndarray
+    pose: Pose
+    mesh: Mesh
+    position_map: np.ndarray
+
+    @property
+    def box(self) -> np.ndarray:
+        return self.face.box
+
+    def to_json(self) -> dict:
+        return {
+            "box": [round(float(v), 2) for v in self.face.box],
+            "score": round(float(self.face.score), 4),
+            "landmarks3d": [[round(float(c), 2) for c in p] for p in self.landmarks3d],
+            "pose": self.pose.to_json(),
+        }
+
+
+@dataclass
+class ReconstructionResult:
+    """Every face of a photo. image: (H, W, 3) uint8 RGB; faces by descending detector score."""
+
+    image: np.ndarray
+    faces: list[ReconstructedFace] = field(default_factory=list)
+
+    @property
+    def landmarks3d(self) -> np.ndarray:
+        """(F, 68, 3) photo pixels."""
+        return np.stack([f.landmarks3d for f in self.faces]) if self.faces else np.zeros((0, 68, 3))
+
+    def to_json(self) -> dict:
+        """``{"faces": [{"box", "score", "landmarks3d": [[x, y, z] x 68], "pose": {"yaw", "pitch", "roll"}}]}``."""
+        return {"faces": [face.to_json() for face in self.faces]}
+
+    def _textured(self) -> list[Mesh]:
+        meshes = []
+        for face in self.faces:
+            big = cv2.resize(face.position_map.transpose(1, 2, 0), (TEXTURE_SIZE, TEXTURE_SIZE), interpolation=cv2.INTER_LINEAR)
+            texture = uv_texture(self.image, big.transpose(2, 0, 1))
+            meshes.append(Mesh(face.mesh.vertices, face.mesh.colours, face.mesh.triangles, face.mesh.uv, texture))
+        return meshes
+
+    def save_obj(self, stem: str | Path) -> list[Path]:
+        """Write ``stem.obj``, ``stem.mtl`` and ``stem_texture.png`` (all faces); return the paths."""
+        return write_obj(self._textured(), stem)
+
+    def save_glb(self, path: str | Path) -> Path:
+        """Write all faces as one glTF 2.0 binary with COLOR_0 vertex colours."""
+        return write_glb([face.mesh for face in self.faces], path)
+
+    def depth_map(self) -> np.ndarray:
+        """(H, W) float32 z of the nearest face surface, +inf elsewhere."""
+        return depth_map([face.mesh for face in self.faces], self.image.shape[:2])
+
+    def depth_image(self) -> Image.Image:
+        """Greyscale depth image at the photo's size: nearer = brighter, background black."""
+        return depth_to_image(self.depth_map())
+
+    def overlay(self, alpha: float = 0.55, landmarks: bool = True) -> Image.Image:
+        """Dense alignment: the depth-shaded mesh blended on the photo, plus the 68 landmarks."""
+        canvas = self.image.astype(np.float32)
+        if self.faces:
+            depth = self.depth_map()
+            face = np.isfinite(depth)
+            shade = np.asarray(depth_to_image(depth), dtype=np.float32)[..., None]
+            tint = shade / 255.0 * np.array([90.0, 200.0, 255.0])
+            canvas[face] = (1 - alpha) * canvas[face] + alpha * tint[face]
+        picture = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
+        if landmarks and self.faces:
+            from .landmarks import draw_points
+
+            picture = draw_points(picture, self.landmarks3d[..., :2])
+        return picture
+
+
+def to_image_space(crop_map: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Crop-pixel position map (3, S, S) -> photo pixels, by the inverse of ``matrix`` (2x3 image -> crop)."""
+    inverse = invert_affine(matrix)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    xy = np.einsum("ij,jhw->ihw", inverse[:, :2], crop_map[:2]) + inverse[:, 2, None, None]
+    return np.concatenate([xy, crop_map[2:] / scale]).astype(np.float32)
+
+
+class FaceReconstructor(Predictor):
+    """PRNet predictor; ``config`` must hold ``uv_size`` besides the common keys."""
+
+    task = "reconstruction"
+
+    def __init__(self, loaded, detector=None, device=None):
+        super().__init__(loaded, detector=detector, device=device)
+        self.layout = uv_layout(int(self.config["uv_size"]))
+        self.triangles = self.layout.grid_triangles()
+        self.texcoords = self.layout.uv_of_pixels()
+
+    @torch.inference_mode()
+    def predict_maps(self, crops: torch.Tensor) -> np.ndarray:
+        """Normalised crops (F, 3, s, s) -> position maps (F, 3, S, S) float32 in crop pixels."""
+        if len(crops) == 0:
+            return np.zeros((0, 3, self.layout.size, self.layout.size), dtype=np.float32)
+        return self.model(crops.to(self.device)).float().cpu().numpy()
+
+    def reconstruct_face(self, image: np.ndarray, face: Face, crop_map: np.ndarray, matrix: np.ndarray) -> ReconstructedFace:
+        """One face from its crop-space map (3, S, S) and alignment ``matrix``."""
+        position_map = to_image_space(crop_map, matrix)
+        vertices468 = self.layout.sample(position_map).astype(np.float64)
+        dense = self.layout.dense_vertices(position_map).astype(np.float64)
+        mesh = Mesh(dense, sample_colours(image, dense[:, :2]), self.triangles, self.texcoords)
+        return ReconstructedFace(
+            face=face,
+            vertices468=vertices468,
+            landmarks3d=points_468_to_68(vertices468),
+            pose=head_pose(vertices468),
+            mesh=mesh,
+            position_map=position_map,
+        )
+
+    def __call__(self, source: ImageInput) -> ReconstructionResult:
+        prepared = self.prepare(source)
+        maps = self.predict_maps(prepared.crops)
+        faces = [
+            self.reconstruct_face(prepared.image, face, crop_map, matrix)
+            for face, crop_map, matrix in zip(prepared.faces, maps, prepared.matrices)
+        ]
+        return ReconstructionResult(image=prepared.image, faces=faces)
