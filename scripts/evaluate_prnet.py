@@ -1,0 +1,173 @@
+"""Evaluate PRNet end to end (MTCNN -> crop -> UV map -> 68 points): NME normalised by sqrt(GT box area).
+
+    # AFLW2000-3D (official layout: image00002.jpg + image00002.mat with pt3d_68), for users who have it
+    python scripts/evaluate_prnet.py --aflw2000 /data/AFLW2000 --model prnet
+    # our held-out split: ytf68's held-out people (real 2D labels) and the teacher's 68-mapped points
+    python scripts/evaluate_prnet.py --heldout --checkpoint runs/prnet/best.pt --limit 200
+
+The face scored is the detection whose box overlaps the ground-truth box
+most; an image where no face overlaps counts as missed (reported, and left
+out of the mean). The NME box is the 2D bounding box of the 68 GT points;
+AFLW2000-3D results are also split by the |yaw| bins [0, 30), [30, 60), [60, 90].
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from facehub.image import load_image  # noqa: E402
+from facehub.tasks.reconstruction import FaceReconstructor  # noqa: E402
+from facehub.uv import points_468_to_68  # noqa: E402
+
+
+def box_nme(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean 2D point error of (68, >=2) points / sqrt(w * h) of the GT points' box."""
+    wh = np.ptp(gt[:, :2], axis=0)
+    return float(np.linalg.norm(pred[:, :2] - gt[:, :2], axis=1).mean() / np.sqrt(wh[0] * wh[1]))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / max(union, 1e-9)
+
+
+def predict_68(model: FaceReconstructor, image: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """The 68 points of the face best matching ``gt`` (68, 2), or None; and the seconds spent."""
+    start = time.perf_counter()
+    result = model(image)
+    seconds = time.perf_counter() - start
+    gt_box = np.array([*gt[:, :2].min(0), *gt[:, :2].max(0)])
+    best, best_iou = None, 0.05
+    for face in result.faces:
+        overlap = _iou(np.asarray(face.box, dtype=np.float64), gt_box)
+        if overlap > best_iou:
+            best, best_iou = face.landmarks3d, overlap
+    return best, seconds
+
+
+def summarise(errors: list[float], missed: int, seconds: list[float]) -> dict:
+    e = np.asarray(errors)
+    return {
+        "faces": len(e) + missed,
+        "missed": missed,
+        "nme_mean": round(float(e.mean()), 5) if len(e) else None,
+        "nme_median": round(float(np.median(e)), 5) if len(e) else None,
+        "ms_per_image": round(1000 * float(np.median(seconds)), 1) if seconds else None,
+    }
+
+
+def evaluate_aflw2000(model: FaceReconstructor, root: Path, limit: int) -> dict:
+    from scipy.io import loadmat
+
+    bins: dict[str, list[float]] = {"[0,30)": [], "[30,60)": [], "[60,90]": []}
+    errors, seconds, missed = [], [], 0
+    for jpg in sorted(root.glob("*.jpg"))[: limit or None]:
+        mat = loadmat(str(jpg.with_suffix(".mat")))
+        gt = np.asarray(mat["pt3d_68"], dtype=np.float64)[:2].T  # (68, 2)
+        pred, sec = predict_68(model, load_image(jpg), gt)
+        seconds.append(sec)
+        if pred is None:
+            missed += 1
+            continue
+        err = box_nme(pred, gt)
+        errors.append(err)
+        yaw = abs(np.degrees(float(np.asarray(mat["Pose_Para"]).ravel()[1]))) if "Pose_Para" in mat else 0.0
+        bins["[0,30)" if yaw < 30 else "[30,60)" if yaw < 60 else "[60,90]"].append(err)
+    report = summarise(errors, missed, seconds)
+    report["by_yaw"] = {k: round(float(np.mean(v)), 5) if v else None for k, v in bins.items()}
+    return report
+
+
+def evaluate_heldout(model: FaceReconstructor, limit: int) -> dict:
+    """ytf68 held-out people (real labels, and the teacher's mapped points) + CelebAMask-HQ val (teacher)."""
+    from facehub.data.prnet_data import ytf68_val_people
+    from facehub.data.teacher import load_teacher_cache
+    from facehub.data.ytf68 import read_ytf68
+
+    held = ytf68_val_people()
+    labels = {s.path.name: s for s in read_ytf68() if s.person in held}
+    reports = {}
+    for dataset in ("ytf68", "celebamask_hair_val"):
+        cache = load_teacher_cache(dataset)
+        names = [str(n) for n in cache.names if dataset != "ytf68" or str(n) in labels][: limit or None]
+        index = {str(n): i for i, n in enumerate(cache.names)}
+        vs_teacher, vs_real, teacher_vs_real, seconds, missed = [], [], [], [], 0
+        for name in names:
+            teacher = cache.points[index[name]]
+            teacher68 = None if np.isnan(teacher[0, 0]) else points_468_to_68(teacher.astype(np.float64))
+            real = labels[name].points if dataset == "ytf68" else None
+            gt_for_match = real if real is not None else teacher68
+            if gt_for_match is None:
+                continue
+            pred, sec = predict_68(model, load_image(cache.image_dir / name), gt_for_match)
+            seconds.append(sec)
+            if pred is None:
+                missed += 1
+                continue
+            if teacher68 is not None:
+                vs_teacher.append(box_nme(pred, teacher68))
+            if real is not None:
+                vs_real.append(box_nme(pred, real))
+                if teacher68 is not None:
+                    teacher_vs_real.append(box_nme(teacher68, real))
+        reports[dataset] = {"vs_teacher_68": summarise(vs_teacher, missed, seconds)}
+        if vs_real:
+            reports[dataset]["vs_real_labels"] = summarise(vs_real, missed, seconds)
+            reports[dataset]["teacher_vs_real_labels"] = summarise(teacher_vs_real, 0, [])
+    return reports
+
+
+def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
+    if not args.checkpoint:
+        return FaceReconstructor.from_pretrained(args.model)
+    from facehub.hub import LoadedModel
+    from facehub.models.prnet import PRNet
+
+    state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    model = PRNet(**state["model_args"])
+    model.load_state_dict(state["model"])
+    config = {
+        "family": "prnet", "task": "reconstruction", "model_args": state["model_args"],
+        "input_size": state["model_args"]["input_size"], "crop": state["crop"], "uv_size": state["uv_size"],
+        "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+    }
+    return FaceReconstructor(LoadedModel("prnet", model.eval(), config, Path(args.checkpoint).parent))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="prnet", help="checkpoint name (weights/<name>/ or the Hub)")
+    parser.add_argument("--checkpoint", default="", help="a training checkpoint (.pt) instead of --model")
+    parser.add_argument("--aflw2000", type=Path, help="folder with AFLW2000-3D .jpg + .mat")
+    parser.add_argument("--heldout", action="store_true", help="our held-out split")
+    parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="write the report as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = load_reconstructor(args)
+    report: dict = {"model": args.checkpoint or args.model}
+    with torch.inference_mode():
+        if args.aflw2000:
+            report["aflw2000_3d"] = evaluate_aflw2000(model, args.aflw2000, args.limit)
+        if args.heldout or not args.aflw2000:
+            report["heldout"] = evaluate_heldout(model, args.limit)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
