@@ -51,7 +51,7 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
 
 
-def _warp(image: torch.Tensor, labels: torch.Tensor, matrix: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def warp_with_labels(image: torch.Tensor, labels: torch.Tensor, matrix: np.ndarray, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Warp source (3, h, w) image and (h, w) labels by ``matrix`` (source px -> target px).
 
     Returns image (3, H, W), labels (H, W) long (255 outside the source) and
@@ -162,7 +162,7 @@ def blend_parts(
     face_size = float(np.linalg.norm(target_points[0] - target_points[4]) * 2.2)
     out = tgt.clone()
     edited = torch.zeros(size, dtype=torch.bool)
-    warped_img, warped_labels, inside = _warp(src, src_labels, matrix, size)
+    warped_img, warped_labels, inside = warp_with_labels(src, src_labels, matrix, size)
     for part in parts:
         if part == "hair":
             new_hair = (warped_labels == HAIR) if target_layout is None else (layout == HAIR)
@@ -181,7 +181,8 @@ def blend_parts(
             edited |= region
         else:
             for group in _GROUPS[part]:
-                edited |= _move_group(out, layout, tgt_labels, src, src_labels, matrix, warped_labels, group)
+                keep = part in ("eyes", "mouth", "brows")
+                edited |= _move_group(out, layout, tgt_labels, src, src_labels, matrix, warped_labels, group, keep)
     image = (out.clamp(0, 1) * 255 + 0.5).byte().permute(1, 2, 0).numpy()
     return BlendOutput(image=image, layout=layout.numpy().astype(np.uint8), edited=edited.numpy())
 
@@ -195,6 +196,7 @@ def _move_group(
     matrix: np.ndarray,
     warped_labels: torch.Tensor,
     group: tuple[str, ...],
+    keep_colour: bool = True,
 ) -> torch.Tensor:
     """Fit one inner component of the source onto the target's and Poisson-clone it in place.
 
@@ -211,13 +213,17 @@ def _move_group(
     ys, xs = _window(wanted, 3 * radius + 4)
     shift = np.array([[1.0, 0.0, -xs.start], [0.0, 1.0, -ys.start]])
     local = shift[:, :2] @ local + np.array([[0, 0, shift[0, 2]], [0, 0, shift[1, 2]]])
-    img, labels, _ = _warp(src, src_labels, local, (ys.stop - ys.start, xs.stop - xs.start))
+    img, labels, _ = warp_with_labels(src, src_labels, local, (ys.stop - ys.start, xs.stop - xs.start))
     moved, wanted_w, lay = _in(labels, group), wanted[ys, xs], layout[ys, xs]
     if int(moved.sum()) < 4:
         return edited
     face = _in(lay, PART_CLASSES["face"]) & (target_labels[ys, xs] != HAIR)
     region = dilate(moved | wanted_w, radius) & (face | moved)
-    out[:, ys, xs] = poisson_clone(img, out[:, ys, xs], region)
+    cloned = poisson_clone(img, out[:, ys, xs], region)
+    if keep_colour:  # the component itself keeps the source's colours (iris, lipstick); its border stays seamless
+        alpha = gaussian_blur(erode(moved, 1).float(), 1.0)[None] * face[None]
+        cloned = alpha * img + (1 - alpha) * cloned
+    out[:, ys, xs] = cloned
     lay[wanted_w & face] = SKIN
     lay[moved & face] = labels[moved & face]
     edited[ys, xs] = region

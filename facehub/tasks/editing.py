@@ -118,19 +118,20 @@ class PortraitEditor(Predictor):
 
     task = "editing"
 
-    def __init__(self, loaded, detector=None, device=None, parser=None):
+    def __init__(self, loaded, detector=None, device=None, parser=None, parse_cache: int = 0):
         super().__init__(loaded, detector=detector, device=device)
         self._parser = parser
+        self.parse_cache = parse_cache  # photos whose parsing is remembered (0: parse every call, as bench measures)
         self.default_method = str(self.config.get("default_method", "blend"))
         self._cache: OrderedDict[str, ParsedPhoto] = OrderedDict()
 
     @classmethod
-    def from_pretrained(cls, name: str = "portrait-editor", device=None, detector=None, parser=None):
+    def from_pretrained(cls, name: str = "portrait-editor", device=None, detector=None, parser=None, parse_cache: int = 0):
         from ..device import resolve_device
         from ..hub import load_model
 
         device = resolve_device(str(device) if device is not None else None)
-        return cls(load_model(name, device), detector=detector, device=device, parser=parser)
+        return cls(load_model(name, device), detector=detector, device=device, parser=parser, parse_cache=parse_cache)
 
     @property
     def parser(self):
@@ -142,7 +143,7 @@ class PortraitEditor(Predictor):
         return self._parser
 
     def parse(self, image: ImageInput) -> ParsedPhoto:
-        """Parse ``image``; the last few photos are remembered (an app edits one source many times)."""
+        """Parse ``image``; the last ``parse_cache`` photos are remembered (an app edits one source many times)."""
         array = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 else load_image(image)
         key = hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest() + str(array.shape)
         if key in self._cache:
@@ -157,7 +158,7 @@ class PortraitEditor(Predictor):
             class_map, labels = _class_map(result, self.parser)
             parsed = ParsedPhoto(array, face, to_edit_labels(class_map, labels))
         self._cache[key] = parsed
-        while len(self._cache) > 4:
+        while len(self._cache) > self.parse_cache:
             self._cache.popitem(last=False)
         return parsed
 
