@@ -228,6 +228,7 @@ class PortraitEditor(Predictor):
         alpha_crop = gaussian_blur(dilate(changed, 1).float(), 0.8)[None, None]
         full = paste_back(torch.cat([crop_out, alpha_crop], 1), tgt_m, tgt.image.shape[:2])[0]
         alpha = full[3:].clamp(0, 1)
+        alpha = alpha * (alpha > 0.02)  # exactly the target outside the edited region
         base = torch.from_numpy(tgt.image).permute(2, 0, 1).float() / 255
         image = (base * (1 - alpha) + full[:3].clamp(0, 1) * alpha) * 255 + 0.5
         full_layout = paste_back(hot(layout), tgt_m, tgt.image.shape[:2]).argmax(1)[0].numpy().astype(np.uint8)
