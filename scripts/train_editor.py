@@ -37,6 +37,9 @@ from facehub.models.portrait_editor import PortraitEditor, TwoScaleDiscriminator
 from facehub.models import portrait_editor_losses as L  # noqa: E402
 
 
+CRITIC = {"steps": 0, "source": ""}  # how many generator steps saw the parsing loss, and from which parser
+
+
 def load_parser_critic(spec: str) -> L.ParserCritic | None:
     """A frozen parser from a checkpoint folder or name (``none`` or failure -> None)."""
     if spec == "none":
@@ -55,6 +58,7 @@ def load_parser_critic(spec: str) -> L.ParserCritic | None:
     mapped = to_edit_labels(np.arange(len(labels)), labels)
     groups = [[i for i in range(len(labels)) if mapped[i] == c] for c in range(len(EDIT_LABELS))]
     print(f"[train_editor] parser critic from {folder}", flush=True)
+    CRITIC["source"] = str(folder)
     return L.ParserCritic(model.float(), config, EDITOR_CROP, groups)
 
 
@@ -69,7 +73,8 @@ def save_state(out: Path, step: int, modules: dict[str, torch.nn.Module], optimi
                 tensors[f"opt_{name}.{index}.{key}"] = state[key].contiguous()
     save_file(tensors, str(out / "state.safetensors"))
     opt_steps = {n: {str(i): float(s["step"]) for i, s in o.state_dict()["state"].items()} for n, o in optimisers.items()}
-    (out / "state.json").write_text(json.dumps({"step": step, "opt_steps": opt_steps}))
+    meta = {"step": step, "opt_steps": opt_steps, "critic_steps": CRITIC["steps"], "critic": CRITIC["source"]}
+    (out / "state.json").write_text(json.dumps(meta))
 
 
 def load_state(out: Path, modules: dict[str, torch.nn.Module], optimisers: dict[str, torch.optim.Optimizer]) -> int:
@@ -88,6 +93,8 @@ def load_state(out: Path, modules: dict[str, torch.nn.Module], optimisers: dict[
                 "exp_avg_sq": tensors[f"opt_{name}.{index}.exp_avg_sq"],
             }
         opt.load_state_dict(state)
+    CRITIC["steps"] = int(meta.get("critic_steps", 0))
+    CRITIC["source"] = meta.get("critic", "")
     return int(meta["step"])
 
 
@@ -124,7 +131,10 @@ def export(model: PortraitEditor, args: argparse.Namespace, step: int) -> Path:
         "std": [0.5, 0.5, 0.5],
         "parser": "bisenet",
         "default_method": "blend",
-        "training": {"steps": step, "batch": args.batch, "data": "celebamask_hair_train"},
+        "training": {
+            "steps": step, "batch": args.batch, "data": "celebamask_hair_train",
+            "parser_critic": f"{CRITIC['steps']} of {step} steps (parser {CRITIC['source'] or 'none'})",
+        },
     }
     return save_pretrained(model, config, args.weights_out, card=None, half=False)
 
@@ -162,6 +172,7 @@ def train_step(model, disc, opt_g, opt_d, batch, critic, args, step) -> dict[str
         loss_parse = args.parsing_weight * critic(out.image, batch["target_labels"])
         loss = loss + loss_parse
         logs["parse"] = loss_parse.item()
+        CRITIC["steps"] += 1
     opt_g.zero_grad(set_to_none=True)
     loss.backward()
     opt_g.step()
