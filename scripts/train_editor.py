@@ -169,7 +169,8 @@ def train_step(model, disc, opt_g, opt_d, batch, critic, args, step) -> dict[str
     logs = {"d": loss_d.item(), "adv": loss_adv.item(), "fm": loss_fm.item(), "local": loss_local.item(),
             "global": loss_global.item(), "keep": loss_keep.item()}
     if critic is not None and step % args.parsing_every == 0:
-        loss_parse = args.parsing_weight * critic(out.image, batch["target_labels"])
+        k = args.parsing_batch
+        loss_parse = args.parsing_weight * critic(out.image[:k], batch["target_labels"][:k])
         loss = loss + loss_parse
         logs["parse"] = loss_parse.item()
         CRITIC["steps"] += 1
@@ -193,7 +194,8 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=45.0, help="wall-clock budget of this run")
     parser.add_argument("--parser", default="bisenet", help="checkpoint name or folder of the frozen parser; 'none'")
     parser.add_argument("--parsing-weight", type=float, default=1.0)
-    parser.add_argument("--parsing-every", type=int, default=2)
+    parser.add_argument("--parsing-every", type=int, default=4)
+    parser.add_argument("--parsing-batch", type=int, default=4, help="batch items the parser critic sees")
     parser.add_argument("--sample-every", type=int, default=200)
     parser.add_argument("--save-every", type=int, default=200)
     parser.add_argument("--threads", type=int, default=1)
