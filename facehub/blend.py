@@ -81,10 +81,10 @@ def head_ellipse(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     axis_y = np.array([-axis_x[1], axis_x[0]])  # points down the face
     mouth = (points[3] + points[4]) / 2
     centre = (points[0] + points[1]) / 2 + 0.15 * (mouth - (points[0] + points[1]) / 2)
-    ys, xs = torch.meshgrid(torch.arange(size[0], dtype=torch.float32), torch.arange(size[1], dtype=torch.float32), indexing="ij")
-    dx, dy = xs - float(centre[0]), ys - float(centre[1])
-    u = (dx * float(axis_x[0]) + dy * float(axis_x[1])) / (1.05 * d)
-    v = (dx * float(axis_y[0]) + dy * float(axis_y[1])) / (1.75 * d)
+    ys = torch.arange(size[0], dtype=torch.float32)[:, None] - float(centre[1])
+    xs = torch.arange(size[1], dtype=torch.float32)[None, :] - float(centre[0])
+    u = (xs * float(axis_x[0]) + ys * float(axis_x[1])) / (1.05 * d)
+    v = (xs * float(axis_y[0]) + ys * float(axis_y[1])) / (1.75 * d)
     return u * u + v * v <= 1.0
 
 
@@ -123,11 +123,18 @@ def _hair(
                 out.copy_(fill_region(out, region, source_mask if bool(source_mask.any()) else known))
                 layout[region] = label
     sigma = max(0.6, face_size / 250)
-    alpha = gaussian_blur(erode(new_hair, 1).float(), sigma).clamp(0, 1)
-    alpha = torch.where(new_hair, alpha.clamp(min=0.5), alpha)  # keep the hair itself opaque-ish
-    out.mul_(1 - alpha[None]).add_(alpha[None] * src_img)
+    reach = int(np.ceil(2.5 * sigma)) + 1
+    if not bool(new_hair.any()):
+        return old_hair
+    ys, xs = _window(new_hair, reach)
+    hair = new_hair[ys, xs]
+    alpha = gaussian_blur(erode(hair, 1).float(), sigma).clamp(0, 1)
+    alpha = torch.where(hair, alpha.clamp(min=0.5), alpha)[None]  # keep the hair itself opaque-ish
+    out[:, ys, xs] = out[:, ys, xs] * (1 - alpha) + alpha * src_img[:, ys, xs]
     layout[new_hair] = HAIR
-    return old_hair | dilate(new_hair, int(np.ceil(2.5 * sigma)))
+    edited = old_hair.clone()
+    edited[ys, xs] |= alpha[0] > 0
+    return edited
 
 
 def blend_parts(
