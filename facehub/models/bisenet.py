@@ -124,6 +124,8 @@ class BiSeNet(nn.Module):
 
     def forward(self, x: torch.Tensor, with_aux: bool = False) -> torch.Tensor | list[torch.Tensor]:
         """(B, 3, H, W) -> logits (B, C, H, W); with ``with_aux`` a list [main, aux16, aux32], all (B, C, H, W)."""
+        if with_aux and not self.aux:
+            raise ValueError("This BiSeNet was built with aux=False; it has no auxiliary heads.")
         size = x.shape[-2:]
         spatial = self.spatial(x)
         c2, context, branch16, branch32 = self._context(x)
@@ -133,6 +135,4 @@ class BiSeNet(nn.Module):
         logits = _up(self.head(fused), size)
         if not with_aux:
             return logits
-        if not self.aux:
-            raise ValueError("This BiSeNet was built with aux=False; it has no auxiliary heads.")
         return [logits, _up(self.aux16(branch16), size), _up(self.aux32(branch32), size)]
