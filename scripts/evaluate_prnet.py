@@ -130,7 +130,10 @@ def evaluate_heldout(model: FaceReconstructor, limit: int) -> dict:
 
 def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
     if not args.checkpoint:
-        return FaceReconstructor.from_pretrained(args.model)
+        model = FaceReconstructor.from_pretrained(args.model)
+        if args.refine_passes >= 0:
+            model.refine_passes = args.refine_passes
+        return model
     from facehub.hub import LoadedModel
     from facehub.models.prnet import PRNet
 
@@ -142,7 +145,8 @@ def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
         "input_size": state["model_args"]["input_size"], "crop": state["crop"], "uv_size": state["uv_size"],
         "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
     }
-    return FaceReconstructor(LoadedModel("prnet", model.eval(), config, Path(args.checkpoint).parent))
+    loaded = LoadedModel("prnet", model.eval(), config, Path(args.checkpoint).parent)
+    return FaceReconstructor(loaded, refine_passes=max(args.refine_passes, 0))
 
 
 def main() -> None:
@@ -152,12 +156,13 @@ def main() -> None:
     parser.add_argument("--aflw2000", type=Path, help="folder with AFLW2000-3D .jpg + .mat")
     parser.add_argument("--heldout", action="store_true", help="our held-out split")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--refine-passes", type=int, default=-1, help="override the config's refine_passes")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_reconstructor(args)
-    report: dict = {"model": args.checkpoint or args.model}
+    report: dict = {"model": args.checkpoint or args.model, "refine_passes": model.refine_passes}
     with torch.inference_mode():
         if args.aflw2000:
             report["aflw2000_3d"] = evaluate_aflw2000(model, args.aflw2000, args.limit)

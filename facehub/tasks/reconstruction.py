@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..align import invert_affine
+from ..align import crop_faces, five_points_from_68, invert_affine
 from ..image import ImageInput
 from ..mesh import Mesh, Pose, depth_map, depth_to_image, head_pose, sample_colours, uv_texture, write_glb, write_obj
 from ..results import Face
@@ -124,12 +124,18 @@ def to_image_space(crop_map: np.ndarray, matrix: np.ndarray) -> np.ndarray:
 
 
 class FaceReconstructor(Predictor):
-    """PRNet predictor; ``config`` must hold ``uv_size`` besides the common keys."""
+    """PRNet predictor; ``config`` must hold ``uv_size`` besides the common keys.
+
+    ``refine_passes`` (argument or config key, default 0): re-align each crop
+    from the five points of the previous prediction and run the model again,
+    so that the crop matches the training alignment rather than MTCNN's.
+    """
 
     task = "reconstruction"
 
-    def __init__(self, loaded, detector=None, device=None):
+    def __init__(self, loaded, detector=None, device=None, refine_passes: int | None = None):
         super().__init__(loaded, detector=detector, device=device)
+        self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
         self.layout = uv_layout(int(self.config["uv_size"]))
         self.triangles = self.layout.grid_triangles()
         self.texcoords = self.layout.uv_of_pixels()
@@ -156,11 +162,28 @@ class FaceReconstructor(Predictor):
             position_map=position_map,
         )
 
+    def locate(self, image: np.ndarray, points5: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Crop-space maps (F, 3, S, S) and matrices (F, 2, 3) for faces given by five points (F, 5, 2)."""
+        crops, matrices = crop_faces(image, points5, self.crop_spec)
+        return self.predict_maps((crops - self.mean) / self.std), matrices
+
+    def refine(self, image: np.ndarray, maps: np.ndarray, matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One more pass, aligned from the five points of the current maps' 68 landmarks."""
+        if len(maps) == 0:
+            return maps, matrices
+        points5 = []
+        for crop_map, matrix in zip(maps, matrices):
+            vertices = self.layout.sample(to_image_space(crop_map, matrix)).astype(np.float64)
+            points5.append(five_points_from_68(points_468_to_68(vertices)[:, :2]))
+        return self.locate(image, np.stack(points5))
+
     def __call__(self, source: ImageInput) -> ReconstructionResult:
         prepared = self.prepare(source)
-        maps = self.predict_maps(prepared.crops)
+        maps, matrices = self.predict_maps(prepared.crops), prepared.matrices
+        for _ in range(self.refine_passes):
+            maps, matrices = self.refine(prepared.image, maps, matrices)
         faces = [
             self.reconstruct_face(prepared.image, face, crop_map, matrix)
-            for face, crop_map, matrix in zip(prepared.faces, maps, prepared.matrices)
+            for face, crop_map, matrix in zip(prepared.faces, maps, matrices)
         ]
         return ReconstructionResult(image=prepared.image, faces=faces)
