@@ -109,6 +109,18 @@ def _level_for(levels: list[torch.Tensor], scale: float) -> int:
     return max(0, min(len(levels) - 1, int(math.floor(-math.log2(max(scale, 1e-9))))))
 
 
+def resize(levels: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+    """The image resized to ``size`` (h, w): bilinear from the mipmap level that is less than 2x larger.
+
+    Returns (1, 3, h, w) in the image's range (0-255).
+    """
+    scale = min(size[0] / levels[0].shape[-2], size[1] / levels[0].shape[-1])
+    source = levels[_level_for(levels, scale)]
+    if tuple(source.shape[-2:]) == tuple(size):
+        return source
+    return F.interpolate(source, size=size, mode="bilinear", align_corners=False)
+
+
 def crop_boxes(levels: list[torch.Tensor], boxes: torch.Tensor, size: int) -> torch.Tensor:
     """Resample each box (N, 4, corner coordinates) to ``size`` x ``size`` pixels.
 
@@ -134,8 +146,11 @@ def crop_boxes(levels: list[torch.Tensor], boxes: torch.Tensor, size: int) -> to
 
 
 def normalise(pixels: torch.Tensor) -> torch.Tensor:
-    """0-255 RGB -> MTCNN's input range, ``(x - 127.5) / 128`` (about [-1, 1])."""
-    return (pixels - 127.5) * 0.0078125
+    """0-255 RGB (N, 3, H, W) -> MTCNN's input range, ``(x - 127.5) / 128`` (about [-1, 1]).
+
+    The result is channels-last: the CPU's pooling kernels are several times faster on it.
+    """
+    return ((pixels - 127.5) * 0.0078125).contiguous(memory_format=torch.channels_last)
 
 
 def pyramid_scales(height: int, width: int, min_face_size: float, factor: float) -> list[float]:
@@ -166,11 +181,9 @@ class Candidates:
 
 def _pnet_one_scale(pnet: torch.nn.Module, levels: list[torch.Tensor], scale: float, threshold: float, iou: float) -> Candidates:
     """P-Net on the image resized by ``scale``: candidates above ``threshold`` after NMS, in image coordinates."""
-    source = levels[_level_for(levels, scale)]
     height, width = levels[0].shape[-2:]
     size = (max(CELL, math.ceil(height * scale)), max(CELL, math.ceil(width * scale)))
-    resized = F.interpolate(source, size=size, mode="area")
-    prob, offsets = pnet(normalise(resized))
+    prob, offsets = pnet(normalise(resize(levels, size)))
     rows, cols = (prob[0] >= threshold).nonzero(as_tuple=True)
     scores = prob[0, rows, cols]
     sy, sx = size[0] / height, size[1] / width
@@ -248,7 +261,7 @@ class FaceDetector:
         self.loaded = loaded
         self.config = loaded.config
         self.device = resolve_device(str(device) if device is not None else None)
-        self.model: MTCNN = loaded.model.to(self.device).eval()
+        self.model: MTCNN = loaded.model.to(self.device, memory_format=torch.channels_last).eval()
         self.thresholds = tuple(float(t) for t in (thresholds or self.config.get("thresholds", (0.6, 0.7, 0.7))))
         self.min_face_size = float(min_face_size or self.config.get("min_face_size", 20))
         self.factor = float(factor or self.config.get("factor", 0.709))
@@ -291,7 +304,7 @@ class FaceDetector:
     def _cascade(self, image: np.ndarray) -> Candidates:
         """P-Net -> R-Net -> O-Net on ``image`` (h, w, 3) uint8; candidates in its corner coordinates."""
         height, width = image.shape[:2]
-        tensor = torch.tensor(image, device=self.device).permute(2, 0, 1)[None].float().contiguous()  # (1, 3, h, w) 0-255
+        tensor = torch.tensor(image, device=self.device).permute(2, 0, 1)[None].float()  # (1, 3, h, w) 0-255, channels-last
         levels = mipmap(tensor)
         scales = pyramid_scales(height, width, self.min_face_size, self.factor)
         t_p, t_r, t_o = self.thresholds
