@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=None, help="labelled folder (default: data_root()/ytf68)")
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<family>)")
     p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--minutes", type=float, default=None,
+                   help="wall-clock budget: the LR schedule follows max(step/steps, time/budget) and training stops at 1")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=1e-4)
@@ -132,11 +134,18 @@ def evaluate(model, images, samples, spec, noise: float = 0.0, seed: int = 123) 
     return landmark_summary(np.concatenate(errors))
 
 
-def lr_at(step: int, args: argparse.Namespace) -> float:
+def progress_of(step: int, minutes: float, args: argparse.Namespace) -> float:
+    """Training progress in [0, 1]: by steps, or by wall time when ``--minutes`` is given (whichever is further)."""
+    progress = step / args.steps
+    if args.minutes:
+        progress = max(progress, minutes / args.minutes)
+    return progress
+
+
+def lr_at(step: int, progress: float, args: argparse.Namespace) -> float:
     warm = min(300, args.steps // 10)
-    if step < warm:
+    if step < warm and progress < 0.1:
         return args.lr * (step + 1) / warm
-    progress = (step - warm) / max(1, args.steps - warm)
     return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
@@ -236,8 +245,9 @@ def train(args: argparse.Namespace, out: Path) -> None:
     bar = tqdm(total=args.steps, initial=step, disable=not sys.stderr.isatty(), dynamic_ncols=True)
     start, running = time.time(), None
     model.train()
-    while step < args.steps:
-        lr = lr_at(step, args)
+    minutes = elapsed0 / 60
+    while progress_of(step, minutes, args) < 1.0:
+        lr = lr_at(step, progress_of(step, minutes, args), args)
         for group in opt.param_groups:
             group["lr"] = lr
         x, pts = batch(train_i, train_s, rng.integers(0, len(train_s), args.batch_size), spec, cfg, rng)
@@ -252,7 +262,8 @@ def train(args: argparse.Namespace, out: Path) -> None:
         minutes = (elapsed0 + time.time() - start) / 60
         if step % 50 == 0 and not sys.stderr.isatty():
             print(f"step {step}/{args.steps} loss {running:.4f} lr {lr:.2e} {minutes:.1f} min", flush=True)
-        if step % args.val_every == 0 or step == args.steps:
+        done = progress_of(step, minutes, args) >= 1.0
+        if step % args.val_every == 0 or done:
             clean = evaluate(model, val_i, val_s, spec)
             noisy = evaluate(model, val_i, val_s, spec, noise=0.05)
             writer.writerow([step, f"{running:.5f}", f"{lr:.2e}", f"{clean['nme']:.5f}", f"{clean['fr']:.4f}",
@@ -266,7 +277,7 @@ def train(args: argparse.Namespace, out: Path) -> None:
                 info = {**clean, "nme_noisy": noisy["nme"], "step": step, "batch_size": args.batch_size,
                         "wall_min": minutes, "people": len({s.person for s in val_s}), "argv": sys.argv[1:]}
                 (out / "best_info.json").write_text(json.dumps(info, indent=2))
-        if step % 100 == 0 or step % args.val_every == 0 or step == args.steps:
+        if step % 100 == 0 or step % args.val_every == 0 or done:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                         "elapsed": elapsed0 + time.time() - start}, out / "last.pt")
     bar.close()
