@@ -73,6 +73,17 @@ def warp_with_labels(image: torch.Tensor, labels: torch.Tensor, matrix: np.ndarr
     return warped[:3], warped_labels, inside
 
 
+def below_brows(points: np.ndarray, size: tuple[int, int], margin: float = 0.35) -> torch.Tensor:
+    """(H, W) bool: pixels below a line ``margin`` interocular distances above the eyes (five points (5, 2))."""
+    eyes = points[1] - points[0]
+    d = float(np.linalg.norm(eyes)) or 1.0
+    down = np.array([-eyes[1], eyes[0]]) / d
+    centre = (points[0] + points[1]) / 2
+    ys = torch.arange(size[0], dtype=torch.float32)[:, None] - float(centre[1])
+    xs = torch.arange(size[1], dtype=torch.float32)[None, :] - float(centre[0])
+    return xs * float(down[0]) + ys * float(down[1]) > -margin * d
+
+
 def head_ellipse(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """(H, W) bool: an ellipse over the face and forehead from five points (5, 2), rotated with the eyes."""
     eyes = points[1] - points[0]
@@ -116,7 +127,7 @@ def _hair(
     known = ~old_hair
     if bool(leftover.any()) and bool(known.any()):
         face = (layout != BACKGROUND) & (layout != HAIR) & known
-        to_skin = leftover & head
+        to_skin = leftover & head  # the forehead: inside the head, above the brows
         to_back = leftover & ~head
         for region, source_mask, label in ((to_skin, face, SKIN), (to_back, known & ~face & ~head, BACKGROUND)):
             if bool(region.any()):
@@ -173,12 +184,14 @@ def blend_parts(
     for part in parts:
         if part == "hair":
             new_hair = (warped_labels == HAIR) if target_layout is None else (layout == HAIR)
-            if target_layout is None:  # the target keeps its own eyes, nose and mouth in view
-                new_hair &= ~_in(layout, PART_CLASSES["eyes"] + PART_CLASSES["nose"] + PART_CLASSES["mouth"])
+            if target_layout is None:  # the target keeps its face in view from just above the eyes down
+                lower_face = _in(layout, PART_CLASSES["face"]) & below_brows(np.asarray(target_points, np.float64), size)
+                new_hair &= ~lower_face
             hair_pixels = warped_img
             if target_layout is not None:  # painted hair the source does not cover: the source hair's texture, smoothed
                 hair_pixels = push_pull_fill(warped_img, (warped_labels == HAIR) & inside)
-            head = head_ellipse(np.asarray(target_points, dtype=np.float64), size)
+            points = np.asarray(target_points, dtype=np.float64)
+            head = head_ellipse(points, size) & ~below_brows(points, size, margin=0.5)
             edited |= _hair(out, layout, tgt_labels, hair_pixels, new_hair, head, face_size)
         elif part == "face":
             head = _in(layout, PART_CLASSES["face"]) & (tgt_labels != HAIR)
