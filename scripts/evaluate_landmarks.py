@@ -31,6 +31,7 @@ from facehub.data.ytf68 import split_by_person  # noqa: E402
 from facehub.image import load_image  # noqa: E402
 from facehub.landmarks68 import to_68  # noqa: E402
 from facehub.metrics import landmark_summary, nme  # noqa: E402
+from facehub.results import Face  # noqa: E402
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -48,12 +49,28 @@ def build_predictor(args: argparse.Namespace):
     from facehub.tasks.landmarks import LandmarkPredictor
 
     if args.weights is None:
-        return LandmarkPredictor.from_pretrained(args.model, device="cpu", refine_passes=args.refine_passes)
+        return LandmarkPredictor.from_pretrained(args.model, device="cpu", refine_passes=args.refine_passes, flip_test=args.flip_test)
     folder = Path(args.weights)
     config = read_config(folder, str(folder))
     model = build_model(config["family"], config["model_args"])
     load_state_dict_strict(model, folder / "model.safetensors", str(folder))
-    return LandmarkPredictor(LoadedModel(folder.name, model.eval(), config, folder), device="cpu", refine_passes=args.refine_passes)
+    loaded = LoadedModel(folder.name, model.eval(), config, folder)
+    return LandmarkPredictor(loaded, device="cpu", refine_passes=args.refine_passes, flip_test=args.flip_test)
+
+
+def detect_all(predictor, samples, cache: Path | None) -> dict[str, list[dict]]:
+    """Detector output per image name, read from / written to ``cache`` (JSON) when given."""
+    if cache is not None and cache.is_file():
+        return json.loads(cache.read_text())
+    from tqdm import tqdm
+
+    found = {}
+    for sample in tqdm(samples, disable=not sys.stderr.isatty(), desc="detect"):
+        found[sample.path.name] = [f.to_json() for f in predictor.detector(load_image(sample.path)).faces]
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(found))
+    return found
 
 
 def evaluate(args: argparse.Namespace) -> dict:
@@ -66,9 +83,10 @@ def evaluate(args: argparse.Namespace) -> dict:
     errors, per_image, landmark_ms = [], {}, []
     from tqdm import tqdm
 
+    detections = detect_all(predictor, samples, args.detections)
     for sample in tqdm(samples, disable=not sys.stderr.isatty()):
         image = load_image(sample.path)
-        faces = predictor.detector(image).faces
+        faces = [Face(np.array(f["box"]), f["score"], np.array(f["points"])) for f in detections.get(sample.path.name, [])]
         gt = to_68(sample.points) if predictor.loaded.config.get("num_points", 68) == 68 else sample.points
         gt_box = np.r_[gt.min(0), gt.max(0)]
         ious = [box_iou(f.box, gt_box) for f in faces]
@@ -88,6 +106,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     summary["landmark_ms_per_face_median"] = float(np.median(landmark_ms)) if landmark_ms else float("nan")
     summary["model"] = args.weights or args.model
     summary["refine_passes"] = predictor.refine_passes
+    summary["flip_test"] = predictor.flip_test
     if args.out:
         Path(args.out).write_text(json.dumps({"summary": summary, "per_image": per_image}, indent=2))
     return summary
@@ -102,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--val-fraction", type=float, default=0.12)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refine-passes", type=int, default=None, help="default: the checkpoint's config")
+    p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
+                   help="average with the mirrored crop (default: the checkpoint's config)")
+    p.add_argument("--detections", type=Path, default=None, help="JSON cache of the detector's faces per image")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
     p.add_argument("--out", type=Path, default=None)

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from ..align import alignment_matrix, five_points_from_68, invert_affine, transform_points, warp_affine
 from ..image import ImageInput, load_image
-from ..landmarks68 import CONTOUR_COLOURS, contours, to_68
+from ..landmarks68 import CONTOUR_COLOURS, contours, flip_index, to_68
 from ..results import Face
 from ..viz import line_width
 from .base import Predictor
@@ -105,24 +105,36 @@ class LandmarkPredictor(Predictor):
 
     task = "landmarks"
 
-    def __init__(self, loaded, detector=None, device=None, refine_passes: int | None = None) -> None:
+    def __init__(
+        self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None
+    ) -> None:
         super().__init__(loaded, detector=detector, device=device)
         self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
+        self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
 
     @classmethod
-    def from_pretrained(cls, name: str, device=None, detector=None, refine_passes: int | None = None):
+    def from_pretrained(
+        cls, name: str, device=None, detector=None, refine_passes: int | None = None, flip_test: bool | None = None
+    ):
         from ..device import resolve_device
         from ..hub import load_model
 
         device = resolve_device(str(device) if device is not None else None)
-        return cls(load_model(name, device), detector=detector, device=device, refine_passes=refine_passes)
+        return cls(load_model(name, device), detector=detector, device=device, refine_passes=refine_passes, flip_test=flip_test)
 
     @torch.inference_mode()
     def predict_crops(self, crops: torch.Tensor) -> np.ndarray:
-        """(F, 3, s, s) normalised crops -> (F, N, 2) crop pixels."""
+        """(F, 3, s, s) normalised crops -> (F, N, 2) crop pixels; with ``flip_test``, averaged with the mirror's."""
+        n = getattr(self.model, "num_points", 68)
         if len(crops) == 0:
-            return np.zeros((0, getattr(self.model, "num_points", 68), 2))
-        return self.model.predict(crops.to(self.device)).float().cpu().numpy().astype(np.float64)
+            return np.zeros((0, n, 2))
+        batch = torch.cat([crops, crops.flip(-1)]) if self.flip_test else crops
+        points = self.model.predict(batch.to(self.device)).float().cpu().numpy().astype(np.float64)
+        if not self.flip_test:
+            return points
+        mirrored = points[len(crops):, flip_index(n)]
+        mirrored[..., 0] = crops.shape[-1] - 1 - mirrored[..., 0]
+        return (points[: len(crops)] + mirrored) / 2
 
     def _crops(self, pixels: torch.Tensor, points5: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
         """Crops of ``pixels`` (1, 3, H, W) in [0, 1] for faces ``points5`` (F, 5, 2): raw, normalised, matrices."""
