@@ -55,6 +55,7 @@ class TrainConfig:
     reward_start: float = 0.5  # fraction of the budget after which the reward term is on
     val_every_minutes: float = 15.0
     val_items: int = 200
+    final_val_items: int = 0  # 0 = the whole validation split
     checkpoint_every_minutes: float = 5.0
     threads: int = 1
     seed: int = 0
@@ -208,7 +209,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             best = _validate_and_export(model, val_set, config, exported, step, time.time() - start, best, log)
             last_val = time.time()
     bar.close()
-    best = _validate_and_export(model, val_set, config, exported, step, time.time() - start, best, log, limit=0, force=True)
+    best = _validate_and_export(model, val_set, config, exported, step, time.time() - start, best, log, limit=config.final_val_items, force=True)
     _save_checkpoint(last, model, optimiser, step, time.time() - start, best)
     return out / "best"
 
