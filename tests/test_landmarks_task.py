@@ -124,3 +124,32 @@ def test_shipped_weights_on_held_out_person(name: str) -> None:
         assert len(result.faces) >= 1
         _check_face(result.points[0], result.faces[0].box)
     assert np.median(errors) < 0.08
+
+
+class _ConstantModel(torch.nn.Module):
+    """Predicts the same points for every crop."""
+
+    num_points = 68
+
+    def __init__(self, points: np.ndarray) -> None:
+        super().__init__()
+        self.points = torch.as_tensor(points, dtype=torch.float32)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.points.expand(len(x), -1, -1).clone()
+
+
+def test_flip_test_averages_the_mirror_correctly() -> None:
+    from facehub.landmarks68 import flip_points
+
+    rng = np.random.default_rng(3)
+    raw = rng.random((68, 2)) * 63
+    symmetric = (raw + flip_points(raw, 64)) / 2  # a mirror-symmetric point set in a 64 px crop
+    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68}
+    predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(symmetric), config, Path(".")),
+                                  detector=FixedDetector([]), device="cpu", flip_test=True)
+    out = predictor.predict_crops(torch.zeros(2, 3, 64, 64))
+    assert np.allclose(out, symmetric[None], atol=1e-4)
+    predictor.model = _ConstantModel(raw)
+    out = predictor.predict_crops(torch.zeros(1, 3, 64, 64))
+    assert np.allclose(out[0], (raw + flip_points(raw, 64)) / 2, atol=1e-4)
