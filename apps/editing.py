@@ -70,7 +70,8 @@ def build() -> None:
     note = gr.Markdown()
     download = gr.File(label="Download the result")
     with gr.Accordion("Paint the target's mask", open=False):
-        gr.Markdown("Load the target's mask, paint regions with the label colours (see the legend in the Parsing tab), then render.")
+        gr.Markdown("Load the target's mask, paint regions with the label colours (legend below), then render.")
+        gr.Image(value=_legend(), label="Label colours", height=220, interactive=False, format="png")
         painter = gr.ImageEditor(label="Target mask", type="numpy", brush=gr.Brush(colors=_palette_hex(), color_mode="fixed"))
         with gr.Row():
             load = gr.Button("Load target mask")
@@ -89,10 +90,14 @@ def build() -> None:
     )
 
 
-def _palette_hex() -> list[str]:
-    try:
-        from facehub.labels import SHIPPED_PALETTE_HEX
+def _legend():
+    from facehub.labels import LAPA, draw_legend
 
-        return list(SHIPPED_PALETTE_HEX)
-    except ImportError:  # label sets land with the parsing model
-        return ["#000000", "#cc0000"]
+    return draw_legend(LAPA)
+
+
+def _palette_hex() -> list[str]:
+    """The LaPa palette the editor's masks use, as brush colours (one per class)."""
+    from facehub.labels import LAPA
+
+    return ["#%02x%02x%02x" % colour for colour in LAPA.colours]
