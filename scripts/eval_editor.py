@@ -159,7 +159,8 @@ def write_card(folder: Path, metrics: dict, note: str) -> None:
             "face skin and hair; mask encoder E_m with embeddings placed at the target mask's component positions; "
             "generator G_m; background fusing E_b/G_b; two conditional PatchGAN discriminators at full and half "
             "resolution). The GAN is trained here on one CPU thread for under an hour and is far from the paper's "
-            "quality; blend is the default because it wins on every measure below.\n\n"
+            "quality. The default method is **" + str(config.get("default_method", "blend")) + "**, chosen on the "
+            "held-out measures below.\n\n"
             "```python\nimport facehub\neditor = facehub.load(\"portrait-editor\")\n"
             "result = editor(\"source.jpg\", \"target.jpg\", parts=(\"hair\",), method=\"blend\")\n"
             "result.image_pil().save(\"edited.png\")\n```\n"
@@ -182,7 +183,9 @@ def write_card(folder: Path, metrics: dict, note: str) -> None:
             "Half of the samples are paired (source = target); unpaired ones take a random subset of components from "
             "another face."
         ),
-        metrics={},
+        metrics={f"{key}: {field}": (round(value, 3) if isinstance(value, float) else value)
+                 for key, m in metrics.items() if key.startswith("hair/")
+                 for field, value in m.items() if field != "pairs"},
         extra=(
             f"### Held-out pairs\n\n{table}\n\n{note}\n\n"
             "![source, target, blend, gan](examples_hair.png)\n\n*Rows: source | target | blend | gan "
@@ -207,6 +210,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--grid-rows", type=int, default=4)
     parser.add_argument("--parts", default="hair,eyes,mouth", help="part sets to measure, comma-separated")
+    parser.add_argument("--methods", default="blend,gan")
     parser.add_argument("--card", action="store_true", help="also write the model card into --out")
     parser.add_argument("--note", default="", help="a line for the card (e.g. which parser and load)")
     args = parser.parse_args()
@@ -223,7 +227,7 @@ def main() -> None:
     for part_name, parts in PART_SETS.items():
         if part_name not in args.parts.split(","):
             continue
-        for method in ("blend", "gan"):
+        for method in args.methods.split(","):
             rows = []
             for source, target in pairs:
                 row = measure(editor, source, target, parts, method)
@@ -238,7 +242,8 @@ def main() -> None:
     for source, target, method, image in picture:
         by_pair.setdefault(id(target), {"source": source, "target": target})[method] = image
     rows = [(p["source"], p["target"], p["blend"], p["gan"]) for p in by_pair.values() if "blend" in p and "gan" in p]
-    grid(rows[: args.grid_rows], args.out / "examples_hair.png")
+    if rows:
+        grid(rows[: args.grid_rows], args.out / "examples_hair.png")
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     if args.card:
         write_card(args.out, metrics, args.note)
