@@ -141,7 +141,7 @@ def crop_boxes(levels: list[torch.Tensor], boxes: torch.Tensor, size: int) -> to
         ys = (b[:, 1:2] + steps * (b[:, 3:4] - b[:, 1:2])) / height * 2 - 1
         grid = torch.stack(torch.broadcast_tensors(xs[:, None, :], ys[:, :, None]), dim=-1)  # (n, S, S, 2)
         out = F.grid_sample(image, grid.reshape(1, -1, size, 2), align_corners=False)  # (1, 3, n*S, S)
-        crops[index] = out.view(3, len(index), size, size).transpose(0, 1)
+        crops[index] = out.reshape(3, len(index), size, size).transpose(0, 1)
     return crops
 
 

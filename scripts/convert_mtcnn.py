@@ -27,6 +27,11 @@ from facehub.models.mtcnn import MTCNN  # noqa: E402
 
 VERSION = "2.6.0"
 STAGES = ("pnet", "rnet", "onet")
+METRICS = {
+    "ytf68 detection rate (3,403 faces)": "1.000",
+    "ytf68 5-point error / inter-ocular (mean, median)": "0.084, 0.078",
+    "CPU ms per 512x512 portrait (1 thread, process time)": "about 50",
+}
 DEFAULTS = {
     "thresholds": [0.6, 0.7, 0.7],
     "min_face_size": 20,
@@ -83,6 +88,15 @@ def model_card() -> ModelCard:
         license_note=(
             f"MIT, as facenet-pytorch {VERSION} (Copyright (c) 2019 Timothy Esler) which distributes these "
             "weights; the original MTCNN models are by Kaipeng Zhang et al. (kpzhang93/MTCNN_face_detection_alignment, MIT)."
+        ),
+        metrics=METRICS,
+        extra=(
+            "Measured with `facehub.detection.FaceDetector` defaults (thresholds 0.6/0.7/0.7, min face 20 px, "
+            "factor 0.709). Detection rate: a detected box contains the centre of the 68 annotated points. "
+            "Point error: mean distance of the 5 points to the eye centres (mean of each eye's 6 points), nose "
+            "tip (30) and mouth corners (48, 54), over the inter-ocular distance; MTCNN's points are defined a "
+            "little differently, so part of it is definitional. CPU time is one thread's, on a machine shared "
+            "with several trainings (wall time there depends on the load).\n"
         ),
         tags=["face-detection", "mtcnn"],
     )
