@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from .align import invert_affine, similarity_transform
 from .blend_ops import dilate, erode, fill_region, gaussian_blur, match_colour, poisson_clone, push_pull_fill
-from .editing.masks import BACKGROUND, HAIR, INDEX, SKIN, PART_CLASSES, parse_parts, part_mask
+from .editing.masks import BACKGROUND, HAIR, INDEX, PART_CLASSES, SKIN, parse_parts
 
 # inner parts are moved one connected group at a time
 _GROUPS: dict[str, list[tuple[str, ...]]] = {

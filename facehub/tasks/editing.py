@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,11 +27,15 @@ import torch
 from ..align import crop_faces, paste_back, warp_affine
 from ..blend import blend_parts
 from ..blend_ops import dilate, gaussian_blur
-from ..editing.masks import EDIT_LABELS, PART_CLASSES, intended_layout, parse_parts, part_mask, to_edit_labels
+from ..editing.masks import EDIT_LABELS, intended_layout, parse_parts, part_mask, to_edit_labels
+from ..hub import LoadedModel
 from ..image import ImageInput, load_image
 from ..models.portrait_editor import COMPONENTS, make_inputs
 from ..results import Face
 from .base import Predictor
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 METHODS = ("blend", "gan")
 # which GAN components each part swaps
@@ -71,28 +77,28 @@ class EditResult:
     faces: list[Face] = field(default_factory=list)
     labels: tuple[str, ...] = EDIT_LABELS
 
-    def image_pil(self):
+    def image_pil(self) -> Image.Image:
         from PIL import Image
 
         return Image.fromarray(self.image)
 
-    def _mask_image(self, mask: np.ndarray | None, like: np.ndarray):
+    def _mask_image(self, mask: np.ndarray | None, like: np.ndarray) -> Image.Image:
         from PIL import Image
 
         from ..labels import LAPA
 
         return Image.fromarray(LAPA.colourise(mask if mask is not None else np.zeros(like.shape[:2], np.uint8)))
 
-    def source_mask_image(self):
+    def source_mask_image(self) -> Image.Image:
         return self._mask_image(self.source_mask, self.source)
 
-    def target_mask_image(self):
+    def target_mask_image(self) -> Image.Image:
         return self._mask_image(self.target_mask, self.target)
 
-    def layout_image(self):
+    def layout_image(self) -> Image.Image:
         return self._mask_image(self.layout, self.target)
 
-    def overlay(self):
+    def overlay(self) -> Image.Image:
         """Source | target | result, side by side at the target's height (PIL image)."""
         from PIL import Image
 
@@ -118,7 +124,14 @@ class PortraitEditor(Predictor):
 
     task = "editing"
 
-    def __init__(self, loaded, detector=None, device=None, parser=None, parse_cache: int = 0):
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        detector: Callable | None = None,
+        device: torch.device | str | None = None,
+        parser: Callable | None = None,
+        parse_cache: int = 0,
+    ):
         super().__init__(loaded, detector=detector, device=device)
         self._parser = parser
         self.parse_cache = parse_cache  # photos whose parsing is remembered (0: parse every call, as bench measures)
@@ -126,7 +139,14 @@ class PortraitEditor(Predictor):
         self._cache: OrderedDict[str, ParsedPhoto] = OrderedDict()
 
     @classmethod
-    def from_pretrained(cls, name: str = "portrait-editor", device=None, detector=None, parser=None, parse_cache: int = 0):
+    def from_pretrained(
+        cls,
+        name: str = "portrait-editor",
+        device: torch.device | str | None = None,
+        detector: Callable | None = None,
+        parser: Callable | None = None,
+        parse_cache: int = 0,
+    ) -> "PortraitEditor":
         from ..device import resolve_device
         from ..hub import load_model
 
@@ -134,7 +154,7 @@ class PortraitEditor(Predictor):
         return cls(load_model(name, device), detector=detector, device=device, parser=parser, parse_cache=parse_cache)
 
     @property
-    def parser(self):
+    def parser(self) -> Callable:
         """The face parser (loaded on first use, sharing this editor's detector)."""
         if self._parser is None:
             from .. import load
@@ -162,7 +182,7 @@ class PortraitEditor(Predictor):
             self._cache.popitem(last=False)
         return parsed
 
-    def target_mask_image(self, image: ImageInput):
+    def target_mask_image(self, image: ImageInput) -> Image.Image:
         """The target's EDIT_LABELS mask as a colour PIL image (LaPa palette), to paint on."""
         from PIL import Image
 
@@ -205,7 +225,9 @@ class PortraitEditor(Predictor):
             image, layout, edited = self._gan(src, tgt, parts, target_mask)
         return EditResult(image, src.image, tgt.image, src.class_map, tgt.class_map, layout, edited, parts, method, [tgt.face])
 
-    def _gan(self, src: ParsedPhoto, tgt: ParsedPhoto, parts: tuple[str, ...], painted: np.ndarray | None):
+    def _gan(
+        self, src: ParsedPhoto, tgt: ParsedPhoto, parts: tuple[str, ...], painted: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the GAN on aligned crops and paste its output back inside the edited region."""
         spec = self.crop_spec
         size = (spec.size, spec.size)
@@ -218,9 +240,12 @@ class PortraitEditor(Predictor):
         else:
             layout = intended_layout(tgt_map, src_map, parts)
         swap = torch.tensor([[any(c in _PART_COMPONENTS[p] for p in parts) for c in COMPONENTS]])
-        hot = lambda m: torch.nn.functional.one_hot(torch.from_numpy(m.astype(np.int64)), len(EDIT_LABELS)).permute(2, 0, 1)[None].float()  # noqa: E731
+        hot = _one_hot
         inputs = make_inputs(src_crop * 2 - 1, hot(src_map), tgt_crop * 2 - 1, hot(layout), swap, original_mask=hot(tgt_map))
-        kwargs = {k: (v.to(self.device) if torch.is_tensor(v) else {n: t.to(self.device) for n, t in v.items()}) for k, v in inputs.as_kwargs().items()}
+        kwargs = {
+            key: value.to(self.device) if torch.is_tensor(value) else {n: t.to(self.device) for n, t in value.items()}
+            for key, value in inputs.as_kwargs().items()
+        }
         crop_out = (self.model(**kwargs).image.float().cpu() + 1) / 2
         changed = torch.from_numpy(layout != tgt_map)
         for part in parts:
@@ -235,6 +260,12 @@ class PortraitEditor(Predictor):
         edited = alpha[0].numpy() > 0.02
         out_layout = np.where(edited, full_layout, tgt.class_map).astype(np.uint8)
         return image.byte().permute(1, 2, 0).numpy(), out_layout, edited
+
+
+def _one_hot(labels: np.ndarray) -> torch.Tensor:
+    """(H, W) EDIT_LABELS map -> (1, C, H, W) float one-hot."""
+    tensor = torch.from_numpy(labels.astype(np.int64)).clamp(0, len(EDIT_LABELS) - 1)
+    return torch.nn.functional.one_hot(tensor, len(EDIT_LABELS)).permute(2, 0, 1)[None].float()
 
 
 def _warp_labels(labels: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
