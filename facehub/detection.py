@@ -179,7 +179,9 @@ class Candidates:
         return len(self.scores)
 
 
-def _pnet_one_scale(pnet: torch.nn.Module, levels: list[torch.Tensor], scale: float, threshold: float, iou: float) -> Candidates:
+def _pnet_one_scale(
+    pnet: torch.nn.Module, levels: list[torch.Tensor], scale: float, threshold: float, iou: float
+) -> Candidates:
     """P-Net on the image resized by ``scale``: candidates above ``threshold`` after NMS, in image coordinates."""
     height, width = levels[0].shape[-2:]
     size = (max(CELL, math.ceil(height * scale)), max(CELL, math.ceil(width * scale)))
@@ -201,7 +203,14 @@ def _valid(candidates: Candidates, min_side: float = 1.0) -> Candidates:
     return candidates.select(ok.nonzero().squeeze(1))
 
 
-def stage_one(pnet: torch.nn.Module, levels: list[torch.Tensor], scales: list[float], threshold: float, nms_scale: float, nms_all: float) -> Candidates:
+def stage_one(
+    pnet: torch.nn.Module,
+    levels: list[torch.Tensor],
+    scales: list[float],
+    threshold: float,
+    nms_scale: float,
+    nms_all: float,
+) -> Candidates:
     """P-Net over the pyramid; returns square candidates (regression applied)."""
     found = [_pnet_one_scale(pnet, levels, scale, threshold, nms_scale) for scale in scales]
     boxes = torch.cat([c.boxes for c in found]) if found else levels[0].new_zeros(0, 4)
@@ -210,7 +219,9 @@ def stage_one(pnet: torch.nn.Module, levels: list[torch.Tensor], scales: list[fl
     return _valid(Candidates(square(boxes[keep]), scores[keep]))
 
 
-def stage_two(rnet: torch.nn.Module, levels: list[torch.Tensor], candidates: Candidates, threshold: float, iou: float) -> Candidates:
+def stage_two(
+    rnet: torch.nn.Module, levels: list[torch.Tensor], candidates: Candidates, threshold: float, iou: float
+) -> Candidates:
     """R-Net on 24x24 crops: rescored, filtered, NMS-ed, regressed, squared candidates."""
     if len(candidates) == 0:
         return candidates
@@ -221,7 +232,9 @@ def stage_two(rnet: torch.nn.Module, levels: list[torch.Tensor], candidates: Can
     return _valid(Candidates(square(regress(boxes[keep], offsets[keep])), scores[keep]))
 
 
-def stage_three(onet: torch.nn.Module, levels: list[torch.Tensor], candidates: Candidates, threshold: float, iou_min: float) -> Candidates:
+def stage_three(
+    onet: torch.nn.Module, levels: list[torch.Tensor], candidates: Candidates, threshold: float, iou_min: float
+) -> Candidates:
     """O-Net on 48x48 crops: final scores, regressed boxes and five points, NMS ('min' overlap)."""
     if len(candidates) == 0:
         empty = candidates.boxes.new_zeros(0, 5, 2)
@@ -262,16 +275,19 @@ class FaceDetector:
         self.config = loaded.config
         self.device = resolve_device(str(device) if device is not None else None)
         self.model: MTCNN = loaded.model.to(self.device, memory_format=torch.channels_last).eval()
-        self.thresholds = tuple(float(t) for t in (thresholds or self.config.get("thresholds", (0.6, 0.7, 0.7))))
+        self.thresholds = tuple(float(t) for t in thresholds or self.config.get("thresholds", (0.6, 0.7, 0.7)))
         self.min_face_size = float(min_face_size or self.config.get("min_face_size", 20))
         self.factor = float(factor or self.config.get("factor", 0.709))
         self.max_side = int(max_side or self.config.get("max_side", 1024))
-        self.nms_thresholds = {"pnet_scale": 0.5, "pnet": 0.7, "rnet": 0.7, "onet_min": 0.7, **self.config.get("nms", {})}
+        default_nms = {"pnet_scale": 0.5, "pnet": 0.7, "rnet": 0.7, "onet_min": 0.7}
+        self.nms_thresholds = {**default_nms, **self.config.get("nms", {})}
         if not 0 < self.factor < 1:
             raise ValueError(f"factor must be in (0, 1); got {self.factor}.")
 
     @classmethod
-    def from_pretrained(cls, name: str = "mtcnn", device: torch.device | str | None = None, **settings) -> "FaceDetector":
+    def from_pretrained(
+        cls, name: str = "mtcnn", device: torch.device | str | None = None, **settings: object
+    ) -> "FaceDetector":
         """Load checkpoint ``name`` (``weights/<name>/`` first, then the Hub); ``settings`` override config.json."""
         device = resolve_device(str(device) if device is not None else None)
         return cls(load_model(name, device), device=device, **settings)
@@ -304,7 +320,8 @@ class FaceDetector:
     def _cascade(self, image: np.ndarray) -> Candidates:
         """P-Net -> R-Net -> O-Net on ``image`` (h, w, 3) uint8; candidates in its corner coordinates."""
         height, width = image.shape[:2]
-        tensor = torch.tensor(image, device=self.device).permute(2, 0, 1)[None].float()  # (1, 3, h, w) 0-255, channels-last
+        # (1, 3, h, w) in 0-255; permuting an (h, w, 3) array gives channels-last strides for free
+        tensor = torch.tensor(image, device=self.device).permute(2, 0, 1)[None].float()
         levels = mipmap(tensor)
         scales = pyramid_scales(height, width, self.min_face_size, self.factor)
         t_p, t_r, t_o = self.thresholds

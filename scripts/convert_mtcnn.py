@@ -43,7 +43,8 @@ DEFAULTS = {
 
 def fetch_wheel(folder: Path) -> Path:
     """Download the facenet-pytorch wheel (no dependencies) into ``folder``; return its path."""
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", f"facenet-pytorch=={VERSION}", "-d", str(folder)]
+    package = f"facenet-pytorch=={VERSION}"
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", package, "-d", str(folder)]
     subprocess.run(command, check=True)
     wheels = sorted(folder.glob(f"facenet_pytorch-{VERSION}-*.whl"))
     if not wheels:
@@ -87,7 +88,8 @@ def model_card() -> ModelCard:
         license="mit",
         license_note=(
             f"MIT, as facenet-pytorch {VERSION} (Copyright (c) 2019 Timothy Esler) which distributes these "
-            "weights; the original MTCNN models are by Kaipeng Zhang et al. (kpzhang93/MTCNN_face_detection_alignment, MIT)."
+            "weights; the original MTCNN models are by Kaipeng Zhang et al. "
+            "(kpzhang93/MTCNN_face_detection_alignment, MIT)."
         ),
         metrics=METRICS,
         extra=(
