@@ -173,3 +173,12 @@ def test_settings_override_config() -> None:
     assert strict.thresholds == (0.6, 0.7, 0.99999) and strict.min_face_size == 40 and strict.max_side == 256
     loose = FaceDetector.from_pretrained(device="cpu")
     assert loose.thresholds == (0.6, 0.7, 0.7) and loose.min_face_size == 20 and loose.max_side == 1024
+
+
+def test_facehub_load_builds_the_detector() -> None:
+    import facehub
+
+    detector = facehub.load("mtcnn", device="cpu")
+    assert isinstance(detector, FaceDetector) and detector.name == "mtcnn"
+    faces = detector(_celeba(0)).to_json()
+    assert len(faces) == 1 and set(faces[0]) == {"box", "score", "points"} and len(faces[0]["points"]) == 5
