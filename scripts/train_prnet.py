@@ -7,7 +7,8 @@ The learning rate follows a cosine over the *time budget* (``--budget-min``;
 or over ``--epochs`` when no budget is given), so the run anneals by its
 deadline however busy the machine is. Writes ``OUT/last.pt`` every
 ``--save-every`` steps, ``OUT/best.pt`` on the best held-out NME, and
-``OUT/log.csv``. ``--push-to-hub REPO`` uploads the shipped folder at the end.
+``OUT/log.csv``. ``--push-to-hub REPO`` exports ``best.pt`` with ``scripts/export_prnet.py``
+to ``OUT/export`` and uploads it at the end.
 For DDP, run under ``torchrun``: the script wraps the model when ``WORLD_SIZE`` > 1.
 """
 
@@ -171,9 +172,16 @@ def main() -> None:
     save("last")
     print(f"done: step {step}, final {metrics}, best {best:.4f}", flush=True)
     if args.push_to_hub:
+        import subprocess
+
         from facehub.hub import push_to_hub
 
-        print(push_to_hub(Path("weights/prnet"), args.push_to_hub))
+        export = Path(__file__).resolve().parent / "export_prnet.py"
+        subprocess.run(
+            [sys.executable, str(export), "--checkpoint", str(args.out / "best.pt"), "--log", str(log_path), "--out", str(args.out / "export")],
+            check=True,
+        )
+        print(push_to_hub(args.out / "export", args.push_to_hub))
 
 
 if __name__ == "__main__":
