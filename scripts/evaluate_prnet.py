@@ -89,7 +89,7 @@ def evaluate_aflw2000(model: FaceReconstructor, root: Path, limit: int) -> dict:
     return report
 
 
-def evaluate_heldout(model: FaceReconstructor, limit: int) -> dict:
+def evaluate_heldout(model: FaceReconstructor, limit: int, datasets: tuple[str, ...] = ("ytf68", "celebamask_hair_val")) -> dict:
     """ytf68 held-out people (real labels, and the teacher's mapped points) + CelebAMask-HQ val (teacher)."""
     from facehub.data.prnet_data import ytf68_val_people
     from facehub.data.teacher import load_teacher_cache
@@ -98,7 +98,7 @@ def evaluate_heldout(model: FaceReconstructor, limit: int) -> dict:
     held = ytf68_val_people()
     labels = {s.path.name: s for s in read_ytf68() if s.person in held}
     reports = {}
-    for dataset in ("ytf68", "celebamask_hair_val"):
+    for dataset in datasets:
         cache = load_teacher_cache(dataset)
         names = [str(n) for n in cache.names if dataset != "ytf68" or str(n) in labels][: limit or None]
         index = {str(n): i for i, n in enumerate(cache.names)}
@@ -156,6 +156,7 @@ def main() -> None:
     parser.add_argument("--aflw2000", type=Path, help="folder with AFLW2000-3D .jpg + .mat")
     parser.add_argument("--heldout", action="store_true", help="our held-out split")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--datasets", default="ytf68,celebamask_hair_val", help="held-out sets, comma-separated")
     parser.add_argument("--refine-passes", type=int, default=-1, help="override the config's refine_passes")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
@@ -167,7 +168,7 @@ def main() -> None:
         if args.aflw2000:
             report["aflw2000_3d"] = evaluate_aflw2000(model, args.aflw2000, args.limit)
         if args.heldout or not args.aflw2000:
-            report["heldout"] = evaluate_heldout(model, args.limit)
+            report["heldout"] = evaluate_heldout(model, args.limit, tuple(args.datasets.split(",")))
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
