@@ -38,7 +38,7 @@ def draw_points(
             for name, indices, closed in contours(len(face)):
                 line = [tuple(face[i]) for i in indices] + ([tuple(face[indices[0]])] if closed else [])
                 draw.line(line, fill=CONTOUR_COLOURS[name], width=width)
-        radius = 1.0 + width
+        radius = 0.5 + width
         for index, (x, y) in enumerate(face):
             draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=(255, 40, 40))
             if show_indices:
