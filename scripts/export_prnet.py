@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, help="evaluate_prnet.py report (JSON)")
     parser.add_argument("--ms-per-face", type=str, default="not measured")
     parser.add_argument("--refine-passes", type=int, default=0)
+    parser.add_argument("--flip-test", action="store_true", help="average with the mirrored crop at inference")
     parser.add_argument("--out", type=Path, default=Path("weights/prnet"))
     parser.add_argument("--fp32", action="store_true")
     args = parser.parse_args()
@@ -75,6 +76,7 @@ def main() -> None:
         "std": [0.5, 0.5, 0.5],
         "uv_size": state["uv_size"],
         "refine_passes": args.refine_passes,
+        "flip_test": args.flip_test,
         "points": "MediaPipe 468-vertex UV layout; 68 iBUG points via facehub/assets/prnet_68_map.json",
     }
     rows = list(csv.DictReader(args.log.open())) if args.log.is_file() else []

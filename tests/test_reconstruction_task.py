@@ -35,19 +35,19 @@ def _faces() -> list[Face]:
     return [Face(np.array([25.0, 25, 85, 100]) + [120 * i, 0, 120 * i, 0], 0.99 - 0.1 * i, five + [120 * i, 0]) for i in range(2)]
 
 
-def _tiny(faces: list[Face], refine: int = 0) -> FaceReconstructor:
+def _tiny(faces: list[Face], refine: int = 0, flip: bool = False) -> FaceReconstructor:
     torch.manual_seed(0)
     args = {"input_size": 64, "uv_size": 32, "width": 2, "depth": 3}
     config = {"family": "prnet", "task": "reconstruction", "model_args": args, "input_size": 64,
               "crop": {"zoom": 0.65, "shift_y": -0.06}, "mean": [0.5] * 3, "std": [0.5] * 3, "uv_size": 32}
     loaded = LoadedModel("prnet", PRNet(**args).eval(), config, Path("."))
-    return FaceReconstructor(loaded, detector=FixedDetector(faces), device="cpu", refine_passes=refine)
+    return FaceReconstructor(loaded, detector=FixedDetector(faces), device="cpu", refine_passes=refine, flip_test=flip)
 
 
-@pytest.mark.parametrize("refine", [0, 1])
-def test_predictor_wiring_and_exports(tmp_path: Path, refine: int) -> None:
+@pytest.mark.parametrize(("refine", "flip"), [(0, False), (1, False), (0, True)])
+def test_predictor_wiring_and_exports(tmp_path: Path, refine: int, flip: bool) -> None:
     image = np.random.default_rng(0).integers(0, 255, (120, 260, 3), dtype=np.uint8)
-    result = _tiny(_faces(), refine)(image)
+    result = _tiny(_faces(), refine, flip)(image)
     assert isinstance(result, ReconstructionResult) and len(result.faces) == 2
     face = result.faces[0]
     assert face.vertices468.shape == (468, 3) and face.landmarks3d.shape == (68, 3)
@@ -75,6 +75,22 @@ def test_no_face_gives_an_empty_result(tmp_path: Path) -> None:
     assert result.overlay().size == (60, 50) and result.depth_image().size == (60, 50)
     result.save_glb(tmp_path / "none.glb")
     assert all(p.is_file() for p in result.save_obj(tmp_path / "none"))
+
+
+def test_flip_test_of_a_symmetric_input_matches_the_plain_map() -> None:
+    """On a mirror-symmetric crop the mirrored pass, un-mirrored, agrees with the plain pass up to the model's asymmetry."""
+    predictor = _tiny([])
+    crop = torch.randn(1, 3, 64, 32)
+    crop = torch.cat([crop, crop.flip(-1)], -1)
+    plain = predictor.predict_maps(crop)
+    predictor.flip_test = True
+    averaged = predictor.predict_maps(crop)
+    assert averaged.shape == plain.shape
+    flipped = predictor.model(crop.flip(-1)).detach().numpy()
+    np.testing.assert_allclose(flipped, plain, atol=1e-4)  # the same input, so the same map
+    unflipped = flipped[..., ::-1].copy()
+    unflipped[:, 0] = 63 - unflipped[:, 0]
+    np.testing.assert_allclose(averaged, (plain + unflipped) / 2, atol=1e-4)
 
 
 def test_to_image_space_inverts_the_alignment() -> None:

@@ -129,13 +129,18 @@ class FaceReconstructor(Predictor):
     ``refine_passes`` (argument or config key, default 0): re-align each crop
     from the five points of the previous prediction and run the model again,
     so that the crop matches the training alignment rather than MTCNN's.
+    ``flip_test`` (argument or config key, default False): also run the
+    mirrored crop and average the two maps (the UV layout is left-right symmetric).
     """
 
     task = "reconstruction"
 
-    def __init__(self, loaded, detector=None, device=None, refine_passes: int | None = None):
+    def __init__(
+        self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None
+    ):
         super().__init__(loaded, detector=detector, device=device)
         self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
+        self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
         self.layout = uv_layout(int(self.config["uv_size"]))
         self.triangles = self.layout.grid_triangles()
         self.texcoords = self.layout.uv_of_pixels()
@@ -145,7 +150,13 @@ class FaceReconstructor(Predictor):
         """Normalised crops (F, 3, s, s) -> position maps (F, 3, S, S) float32 in crop pixels."""
         if len(crops) == 0:
             return np.zeros((0, 3, self.layout.size, self.layout.size), dtype=np.float32)
-        return self.model(crops.to(self.device)).float().cpu().numpy()
+        crops = crops.to(self.device)
+        if not self.flip_test:
+            return self.model(crops).float().cpu().numpy()
+        both = self.model(torch.cat([crops, crops.flip(-1)])).float().cpu()
+        plain, mirrored = both[: len(crops)], both[len(crops) :].flip(-1)
+        mirrored[:, 0] = crops.shape[-1] - 1 - mirrored[:, 0]
+        return ((plain + mirrored) / 2).numpy()
 
     def reconstruct_face(self, image: np.ndarray, face: Face, crop_map: np.ndarray, matrix: np.ndarray) -> ReconstructedFace:
         """One face from its crop-space map (3, S, S) and alignment ``matrix``."""
