@@ -59,11 +59,15 @@ class TrainConfig:
     checkpoint_every_minutes: float = 5.0
     threads: int = 1
     seed: int = 0
+    schedule: str = "cosine"  # or "constant" (short comparisons)
     init_from: str = ""  # a last.pt whose model weights start this run (fine-tuning comparisons)
 
 
 def lr_at(config: TrainConfig, progress: float) -> float:
-    """Learning rate at ``progress`` in [0, 1] of the budget: 3% linear warm-up, then cosine to 1%."""
+    """Learning rate at ``progress`` in [0, 1] of the budget: 3% linear warm-up, then cosine to 1%
+    (``schedule="constant"``: always ``config.lr``)."""
+    if config.schedule == "constant":
+        return config.lr
     if progress < 0.03:
         return config.lr * max(progress / 0.03, 0.02)
     t = min(1.0, (progress - 0.03) / 0.97)
@@ -88,11 +92,11 @@ def compute_losses(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
     logits = outputs[0]
     ce = ohem_cross_entropy(logits, labels, keep=config.ohem_keep)
     total = ce + sum(config.aux * ohem_cross_entropy(o, labels, keep=config.ohem_keep) for o in outputs[1:])
-    parts = {"ce": float(ce)}
+    parts = {"ce": float(ce.detach())}
     if config.dice > 0:
         dice = dice_loss(logits, labels)
         total = total + config.dice * dice
-        parts["dice"] = float(dice)
+        parts["dice"] = float(dice.detach())
     if use_reward:
         rl, reward = reinforce_f1_loss(logits, labels)
         total = total + config.reward * rl
@@ -227,3 +231,19 @@ def _validate_and_export(model, val_set, config: TrainConfig, exported: dict, st
         save_pretrained(model, exported, out / "best", half=False)
         (out / "best" / "metrics.json").write_text(json.dumps({"step": step, "minutes": elapsed / 60, **scores}, indent=2))
     return best
+
+
+def compare_reward(config: TrainConfig, steps: int) -> dict[str, dict[str, float]]:
+    """Fine-tune ``config.init_from`` twice for ``steps`` steps with identical batches: cross-entropy
+    (+ Dice) alone, then with the REINFORCE F1 term (weight ``config.reward``, on from the start).
+    Returns the final validation scores of both; runs go to ``<out>/ce`` and ``<out>/reward``."""
+    from dataclasses import replace
+
+    results = {}
+    for name, reward in (("ce", 0.0), ("reward", config.reward or 0.5)):
+        run = replace(config, out=str(Path(config.out) / name), reward=reward, reward_start=0.0, max_steps=steps,
+                      minutes=10**6, val_every_minutes=10**6, schedule="constant")
+        train(run)
+        results[name] = json.loads((Path(run.out) / "best" / "metrics.json").read_text())
+    (Path(config.out) / "comparison.json").write_text(json.dumps(results, indent=2))
+    return results

@@ -39,12 +39,20 @@ def main() -> None:
         parser.add_argument(flag, type=type(getattr(defaults, f.name)), default=getattr(defaults, f.name))
     parser.add_argument("--model-args", type=json.loads, default=None, help="JSON constructor kwargs of the family")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--compare-reward", type=int, default=0, metavar="STEPS",
+                        help="from --init-from: STEPS of CE vs STEPS of CE + REINFORCE F1 (same batches), then stop")
     parser.add_argument("--push-to-hub", default=None, metavar="REPO")
     args = parser.parse_args()
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "model_args"}
     config = TrainConfig(**values, model_args=args.model_args or DEFAULT_ARGS[args.family])
     if args.family == "face_transformer":
         config.model_args.setdefault("image_size", config.input_size)
+    if args.compare_reward:
+        from facehub.parsing_train import compare_reward
+
+        results = compare_reward(config, args.compare_reward)
+        print(json.dumps({k: {m: v[m] for m in ("coarse_mean5", "turned_mean5") if m in v} for k, v in results.items()}))
+        return
     best = train(config, resume=args.resume)
     print(f"best checkpoint: {best}")
     if args.push_to_hub:

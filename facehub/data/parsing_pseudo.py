@@ -171,6 +171,8 @@ def pseudo_label(image: np.ndarray, points: np.ndarray, person: np.ndarray, hair
     forehead = _polygon_mask(_band(p[FOREHEAD], up * 0.3 * height), size) & free
     label[forehead & skin_like] = C["skin"]
     for band, name, sign in ((LEFT_EAR_BAND, "l_ear", 1.0), (RIGHT_EAR_BAND, "r_ear", -1.0)):
+        if hair is None:
+            break  # without a hair mask, skin-coloured pixels beside the face are too often hair: leave them ignored
         region = _polygon_mask(_band(p[band], side * sign * 0.22 * width), size) & free
         label[region & skin_like] = C[name]
     neck_zone = _polygon_mask(_band(p[JAW], -up * 0.55 * height), size) & free
