@@ -63,9 +63,14 @@ def map_68() -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(data["indices"], dtype=np.int64), np.asarray(data["weights"], dtype=np.float64)
 
 
-def points_468_to_68(points: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
-    """(..., 468, C) -> (..., 68, C) with the fitted sum-to-one map (numpy or torch)."""
-    indices, weights = map_68()
+def points_468_to_68(
+    points: np.ndarray | torch.Tensor, mapping: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray | torch.Tensor:
+    """(..., 468, C) -> (..., 68, C) with a sum-to-one map (numpy or torch).
+
+    ``mapping`` is ``(indices (68, k), weights (68, k))``; default: the teacher map of ``map_68()``.
+    """
+    indices, weights = mapping if mapping is not None else map_68()
     if isinstance(points, torch.Tensor):
         w = torch.as_tensor(weights, dtype=points.dtype, device=points.device)
         return (points[..., torch.as_tensor(indices), :] * w[..., None]).sum(-2)

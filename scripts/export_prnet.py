@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--ms-per-face", type=str, default="not measured")
     parser.add_argument("--refine-passes", type=int, default=0)
     parser.add_argument("--flip-test", action="store_true", help="average with the mirrored crop at inference")
+    parser.add_argument("--map-68", type=Path, help="the model's own 468 -> 68 map (fit_68_map.py --student)")
     parser.add_argument("--out", type=Path, default=Path("weights/prnet"))
     parser.add_argument("--fp32", action="store_true")
     args = parser.parse_args()
@@ -79,6 +80,16 @@ def main() -> None:
         "flip_test": args.flip_test,
         "points": "MediaPipe 468-vertex UV layout; 68 iBUG points via facehub/assets/prnet_68_map.json",
     }
+    own_map = ""
+    if args.map_68:
+        fitted = json.loads(args.map_68.read_text())
+        config["map_68"] = {"indices": fitted["indices"], "weights": fitted["weights"], "fit": fitted["fit"]}
+        own_map = (
+            f" The output landmarks use the model's own 468 -> 68 map (`config.json` `map_68`, fitted by "
+            f"`scripts/fit_68_map.py --student` on {fitted['fit']['fit_faces']} ytf68 training faces): held-out NME "
+            f"{fitted['fit']['nme_heldout_student_map']} vs {fitted['fit']['nme_heldout_teacher_map']} with the teacher map "
+            "(teacher-aligned crops)."
+        )
     rows = list(csv.DictReader(args.log.open())) if args.log.is_file() else []
     evaluated = [r for r in rows if r["val_nme68"]]
     minutes = float(rows[-1]["minutes"]) if rows else float(state.get("elapsed", 0)) / 60
@@ -114,7 +125,8 @@ def main() -> None:
             "outside 0). AdamW lr 2e-3, cosine over a wall-clock budget, batch 16, 1 thread. Best checkpoint by "
             "held-out 68-point NME against the teacher. "
             f"468 -> 68 map fit on ytf68 (k={map_fit['k']} vertices per point): NME {map_fit['nme_heldout_mean']} "
-            f"on held-out people ({map_fit['heldout_faces']} faces) vs their real labels."
+            f"on held-out people ({map_fit['heldout_faces']} faces) vs their real labels.{own_map} "
+            f"Inference: refine passes {args.refine_passes}, mirrored-crop averaging {args.flip_test}."
         ),
         metrics=metrics,
         extra=(

@@ -6,7 +6,15 @@ by the five-point similarity). The weights are fitted by least squares on the
 training people of ``split_by_person`` (seed 0) and scored on the held-out
 people, as NME normalised by the square root of the label box area.
 
-    python scripts/fit_68_map.py --k 4 --out facehub/assets/prnet_68_map.json
+    python scripts/fit_68_map.py --k 6 --out facehub/assets/prnet_68_map.json
+
+``--student CHECKPOINT`` fits the same kind of map on a trained PRNet's own
+468 vertices instead of the teacher's (plain teacher-aligned crops of ytf68's
+training people, mirrored-crop averaging), so that the map also absorbs the
+model's systematic offsets; ``scripts/export_prnet.py --map-68`` ships it in
+the checkpoint's config (the training alignment keeps the teacher map).
+
+    python scripts/fit_68_map.py --student runs/prnet/best.pt --out runs/prnet/map_68.json
 """
 
 from __future__ import annotations
@@ -69,11 +77,77 @@ def apply_map(points468: np.ndarray, indices: np.ndarray, weights: np.ndarray) -
     return (points468[..., indices, :] * weights[..., None]).sum(-2)
 
 
+def student_points(checkpoint: Path, split: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 468, 2) PRNet vertices and (N, 68, 2) real labels, both in the model's crop pixels."""
+    import torch
+
+    from facehub.data.prnet_data import Augment, PRNetDataset, build_loose_crops, five_points_from_468
+    from facehub.models.prnet import PRNet
+    from facehub.uv import uv_layout
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    model = PRNet(**state["model_args"]).eval()
+    model.load_state_dict(state["model"])
+    size = state["model_args"]["input_size"]
+    spec = CropSpec(size, state["crop"]["zoom"], state["crop"]["shift_y"])
+    crops = build_loose_crops(split, spec, int(round(size * 1.625)))
+    labels = {s.path.name: s.points for s in read_ytf68()}
+    teacher = load_teacher_cache("ytf68")
+    index = {str(n): i for i, n in enumerate(teacher.names)}
+    keep = [i for i, (n, src) in enumerate(zip(crops.names, crops.sources)) if src == "ytf68" and str(n) in labels][: limit or None]
+    data = PRNetDataset(crops, spec, state["uv_size"], Augment.none(), [0.5] * 3, [0.5] * 3)
+    layout = uv_layout(state["uv_size"])
+    preds, targets = [], []
+    with torch.inference_mode():
+        for start in range(0, len(keep), 32):
+            batch = keep[start : start + 32]
+            x = torch.stack([data[i][0] for i in batch])
+            both = model(torch.cat([x, x.flip(-1)]))
+            mirrored = both[len(x) :].flip(-1)
+            mirrored[:, 0] = size - 1 - mirrored[:, 0]
+            preds.append(layout.sample((both[: len(x)] + mirrored) / 2)[..., :2].numpy())
+            for i in batch:
+                name = str(crops.names[i])
+                matrix = alignment_matrix(five_points_from_468(teacher.points[index[name]]), spec)
+                targets.append(transform_points(labels[name], matrix))
+    return np.concatenate(preds).astype(np.float64), np.stack(targets)
+
+
+def main_student(args: argparse.Namespace) -> None:
+    p_train, l_train = student_points(args.student, "train", args.limit)
+    p_val, l_val = student_points(args.student, "val", 0)
+    indices, weights = fit_map(p_train, l_train, args.k)
+    teacher_idx, teacher_w = map_teacher()
+    report = {
+        "k": args.k,
+        "checkpoint": str(args.student),
+        "fit_faces": len(p_train),
+        "heldout_faces": len(p_val),
+        "nme_heldout_teacher_map": round(float(nme(apply_map(p_val, teacher_idx, teacher_w), l_val).mean()), 5),
+        "nme_heldout_student_map": round(float(nme(apply_map(p_val, indices, weights), l_val).mean()), 5),
+    }
+    print(json.dumps(report, indent=2))
+    payload = {"fit": report, "indices": indices.tolist(), "weights": np.round(weights, 6).tolist()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload) + "\n")
+
+
+def map_teacher() -> tuple[np.ndarray, np.ndarray]:
+    from facehub.uv import map_68
+
+    return map_68()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("facehub/assets/prnet_68_map.json"))
+    parser.add_argument("--student", type=Path, help="fit on this PRNet checkpoint's predictions instead")
+    parser.add_argument("--limit", type=int, default=1500, help="training faces for --student")
     args = parser.parse_args()
+    if args.student:
+        main_student(args)
+        return
     train, val = split_by_person(read_ytf68(), val_fraction=0.12, seed=0)
     t_train, l_train = paired_points(train)
     t_val, l_val = paired_points(val)

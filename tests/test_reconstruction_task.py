@@ -93,6 +93,14 @@ def test_flip_test_of_a_symmetric_input_matches_the_plain_map() -> None:
     np.testing.assert_allclose(averaged, (plain + unflipped) / 2, atol=1e-4)
 
 
+def test_config_map_68_drives_the_output_landmarks() -> None:
+    predictor = _tiny(_faces()[:1])
+    predictor.config["map_68"] = {"indices": [[i] for i in range(68)], "weights": [[1.0]] * 68}
+    own = FaceReconstructor(predictor.loaded, detector=predictor.detector, device="cpu")
+    face = own(np.zeros((120, 260, 3), np.uint8)).faces[0]
+    np.testing.assert_allclose(face.landmarks3d, face.vertices468[:68])
+
+
 def test_to_image_space_inverts_the_alignment() -> None:
     matrix = np.array([[0.5, -0.1, 10.0], [0.1, 0.5, -4.0]])
     scale = np.sqrt(0.5**2 + 0.1**2)

@@ -131,6 +131,8 @@ class FaceReconstructor(Predictor):
     so that the crop matches the training alignment rather than MTCNN's.
     ``flip_test`` (argument or config key, default False): also run the
     mirrored crop and average the two maps (the UV layout is left-right symmetric).
+    ``map_68`` (config key, optional ``{"indices", "weights"}``): the 468 -> 68 map
+    for the output landmarks; the crop alignment keeps the teacher map it was trained with.
     """
 
     task = "reconstruction"
@@ -142,6 +144,9 @@ class FaceReconstructor(Predictor):
         self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
         self.layout = uv_layout(int(self.config["uv_size"]))
+        # The model's own 468 -> 68 map (fitted on its predictions, scripts/fit_68_map.py --student), if shipped.
+        own = self.config.get("map_68")
+        self.map_68 = (np.asarray(own["indices"]), np.asarray(own["weights"], dtype=np.float64)) if own else None
         self.triangles = self.layout.grid_triangles()
         self.texcoords = self.layout.uv_of_pixels()
 
@@ -167,7 +172,7 @@ class FaceReconstructor(Predictor):
         return ReconstructedFace(
             face=face,
             vertices468=vertices468,
-            landmarks3d=points_468_to_68(vertices468),
+            landmarks3d=points_468_to_68(vertices468, self.map_68),
             pose=head_pose(vertices468),
             mesh=mesh,
             position_map=position_map,
