@@ -188,8 +188,9 @@ def write_card(folder: Path, metrics: dict, note: str) -> None:
                  for field, value in m.items() if field != "pairs"},
         extra=(
             f"### Held-out pairs\n\n{table}\n\n{note}\n\n"
-            "![source, target, blend, gan](examples_hair.png)\n\n*Rows: source | target | blend | gan "
+            "![source, target, blend, gan](examples_hair.png)\n\n*Columns: source | target | blend | gan "
             "(`--parts hair`, val faces not trained on).*\n\n"
+            "![source, target, blend, gan](examples_eyes.png)\n\n*The same for `--parts eyes`.*\n\n"
             "Measured with `python scripts/eval_editor.py --card`; PSNR is against the target outside the edited region "
             "(target part ∪ intended part, dilated 2 %), lower neck and clothes excepted; identical pixels count as "
             "100 dB. Colour: mean Lab of the output in the intended part region vs the source's and the target's part."
@@ -223,7 +224,7 @@ def main() -> None:
 
     pairs = [(load_image(a), load_image(b)) for a, b in val_pairs(args.pairs)]
     metrics: dict[str, dict] = {}
-    picture: list[tuple] = []
+    picture: list[tuple] = []  # (part set, source, target, method, output)
     for part_name, parts in PART_SETS.items():
         if part_name not in args.parts.split(","):
             continue
@@ -233,17 +234,18 @@ def main() -> None:
                 row = measure(editor, source, target, parts, method)
                 if row is not None:
                     rows.append(row)
-                    if part_name == "hair":
-                        picture.append((source, target, method, row["result"].image))
+                    picture.append((part_name, source, target, method, row["result"].image))
             metrics[f"{part_name}/{method}"] = summarise(rows)
             print(part_name, method, json.dumps(metrics[f"{part_name}/{method}"]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    by_pair: dict[int, dict] = {}
-    for source, target, method, image in picture:
-        by_pair.setdefault(id(target), {"source": source, "target": target})[method] = image
-    rows = [(p["source"], p["target"], p["blend"], p["gan"]) for p in by_pair.values() if "blend" in p and "gan" in p]
-    if rows:
-        grid(rows[: args.grid_rows], args.out / "examples_hair.png")
+    for part_name in PART_SETS:
+        by_pair: dict[int, dict] = {}
+        for name, source, target, method, image in picture:
+            if name == part_name:
+                by_pair.setdefault(id(target), {"source": source, "target": target})[method] = image
+        rows = [(p["source"], p["target"], p["blend"], p["gan"]) for p in by_pair.values() if "blend" in p and "gan" in p]
+        if rows:
+            grid(rows[: args.grid_rows], args.out / f"examples_{part_name}.png")
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     if args.card:
         write_card(args.out, metrics, args.note)
