@@ -84,6 +84,35 @@ def below_brows(points: np.ndarray, size: tuple[int, int], margin: float = 0.35)
     return xs * float(down[0]) + ys * float(down[1]) > -margin * d
 
 
+def connected_hair(hair: torch.Tensor, points: np.ndarray, factor: int = 4, max_steps: int = 256) -> torch.Tensor:
+    """Keep the parts of an (H, W) bool hair mask connected to the top of the head.
+
+    Seeds are hair pixels above the brows within two interocular distances of
+    the eyes (five points (5, 2)); they grow through the hair mask on a grid
+    ``factor`` times coarser. Hair-coloured blobs a parser may call hair but
+    that do not touch the head (dark clothes, a background) are dropped.
+    """
+    if not bool(hair.any()):
+        return hair
+    size = tuple(hair.shape)
+    d = float(np.linalg.norm(points[1] - points[0])) or 1.0
+    centre = (points[0] + points[1]) / 2
+    ys = torch.arange(size[0], dtype=torch.float32)[:, None] - float(centre[1])
+    xs = torch.arange(size[1], dtype=torch.float32)[None, :] - float(centre[0])
+    near = xs * xs + ys * ys <= (2.0 * d) ** 2
+    seed = hair & near & ~below_brows(points, size, margin=0.3)
+    small = F.avg_pool2d(hair[None, None].float(), factor, ceil_mode=True)[0, 0] > 0.3
+    grown = F.max_pool2d(seed[None, None].float(), factor, ceil_mode=True)[0, 0] > 0
+    grown &= small
+    for step in range(max_steps):
+        previous = grown
+        grown = (F.max_pool2d(grown[None, None].float(), 3, 1, 1)[0, 0] > 0) & small
+        if step % 8 == 7 and torch.equal(grown, previous):
+            break
+    full = F.interpolate(grown[None, None].float(), scale_factor=factor, mode="nearest")[0, 0, : size[0], : size[1]] > 0
+    return hair & dilate(full, factor)
+
+
 def head_ellipse(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """(H, W) bool: an ellipse over the face and forehead from five points (5, 2), rotated with the eyes."""
     eyes = points[1] - points[0]
@@ -118,11 +147,10 @@ def _refine(matrix: np.ndarray, moved: torch.Tensor, wanted: torch.Tensor) -> np
 
 
 def _hair(
-    out: torch.Tensor, layout: torch.Tensor, target_labels: torch.Tensor, src_img: torch.Tensor, new_hair: torch.Tensor, head: torch.Tensor,
+    out: torch.Tensor, layout: torch.Tensor, old_hair: torch.Tensor, src_img: torch.Tensor, new_hair: torch.Tensor, head: torch.Tensor,
     face_size: float,
 ) -> torch.Tensor:
     """Inpaint the target's uncovered hair, then paste the new hair; returns the edited mask."""
-    old_hair = target_labels == HAIR
     leftover = old_hair & ~new_hair
     known = ~old_hair
     if bool(leftover.any()) and bool(known.any()):
@@ -184,7 +212,8 @@ def blend_parts(
     for part in parts:
         if part == "hair":
             new_hair = (warped_labels == HAIR) if target_layout is None else (layout == HAIR)
-            if target_layout is None:  # the target keeps its face in view from just above the eyes down
+            if target_layout is None:  # only hair attached to the head moves; the target keeps its face
+                new_hair = connected_hair(new_hair, np.asarray(target_points, np.float64))
                 lower_face = _in(layout, PART_CLASSES["face"]) & below_brows(np.asarray(target_points, np.float64), size)
                 new_hair &= ~lower_face
             hair_pixels = warped_img
@@ -192,7 +221,8 @@ def blend_parts(
                 hair_pixels = push_pull_fill(warped_img, (warped_labels == HAIR) & inside)
             points = np.asarray(target_points, dtype=np.float64)
             head = head_ellipse(points, size) & ~below_brows(points, size, margin=0.5)
-            edited |= _hair(out, layout, tgt_labels, hair_pixels, new_hair, head, face_size)
+            own_hair = connected_hair(tgt_labels == HAIR, points)
+            edited |= _hair(out, layout, own_hair, hair_pixels, new_hair, head, face_size)
         elif part == "face":
             head = _in(layout, PART_CLASSES["face"]) & (tgt_labels != HAIR)
             region = erode(head & _in(warped_labels, PART_CLASSES["face"]), 2)
