@@ -158,3 +158,17 @@ def test_head_ellipse_covers_the_face_centre() -> None:
     points = np.array([[40.0, 45.0], [56.0, 45.0], [48.0, 55.0], [42.0, 65.0], [54.0, 65.0]])
     head = head_ellipse(points, (96, 96))
     assert bool(head[50, 48]) and not bool(head[5, 5]) and not bool(head[50, 90])
+
+
+def test_connected_hair_drops_blobs_away_from_the_head() -> None:
+    from facehub.blend import connected_hair
+
+    points = np.array([[40.0, 45.0], [56.0, 45.0], [48.0, 55.0], [42.0, 65.0], [54.0, 65.0]])
+    hair = torch.zeros(96, 96, dtype=torch.bool)
+    hair[20:38, 30:66] = True  # a cap above the eyes
+    hair[38:80, 26:32] = True  # long hair hanging from it
+    hair[85:96, 60:96] = True  # a dark jacket the parser called hair
+    kept = connected_hair(hair, points)
+    assert bool(kept[25, 48]) and bool(kept[70, 28])
+    assert not bool(kept[90, 80])
+    assert not bool((kept & ~hair).any())
