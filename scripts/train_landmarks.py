@@ -66,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--pipeline-eval", type=Path, default=None,
                    help="with --export: JSON from scripts/evaluate_landmarks.py --out (full pipeline) for the card")
     p.add_argument("--refine-passes", type=int, default=0, help="with --export: re-alignment passes stored in config.json")
+    p.add_argument("--flip-test", action="store_true", help="with --export: average with the mirrored crop at inference")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="upload the exported folder to this Hub repo")
     return p.parse_args(argv)
 
@@ -173,9 +174,10 @@ def export(args: argparse.Namespace, out: Path) -> None:
     load_state_dict_strict(model, best / "model.safetensors")
     info = json.loads((out / "best_info.json").read_text())
     torch.set_num_threads(2)
-    ms = measure_ms(model, config["input_size"])
+    ms = measure_ms(model, config["input_size"]) * (2 if args.flip_test else 1) * (1 + args.refine_passes)
     config = {k: v for k, v in config.items() if k != "training"}
     config["refine_passes"] = args.refine_passes
+    config["flip_test"] = args.flip_test
     metrics = {"val NME (inter-ocular, GT 5-point crops)": f"{info['nme']:.4f}",
                "val failure rate @0.10": f"{info['fr']:.4f}", "val AUC @0.10": f"{info['auc']:.4f}",
                "val NME, 5 points jittered 5% (detector-like)": f"{info.get('nme_noisy', float('nan')):.4f}",
@@ -184,7 +186,7 @@ def export(args: argparse.Namespace, out: Path) -> None:
     if args.pipeline_eval is not None:
         pipe = json.loads(args.pipeline_eval.read_text())["summary"]
         metrics.update({
-            "pipeline val NME (MTCNN boxes, refine passes %d)" % pipe["refine_passes"]: f"{pipe['nme']:.4f}",
+            "pipeline val NME (MTCNN boxes, refine %d, flip %s)" % (pipe["refine_passes"], pipe.get("flip_test")): f"{pipe['nme']:.4f}",
             "pipeline val failure rate @0.10 (misses count)": f"{pipe['fr']:.4f}",
             "pipeline val AUC @0.10": f"{pipe['auc']:.4f}",
             "pipeline missed faces": f"{pipe['missed']} / {pipe['count']}",

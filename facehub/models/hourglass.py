@@ -6,13 +6,15 @@ residual, max-pool when needed) brings the crop to ``heatmap_size``; then
 residual blocks of ``width`` channels) each emit (B, N, h, h) heatmaps, with
 intermediate supervision and the usual re-injection of heatmaps into the next stack.
 
-Targets are Gaussians (``sigma`` heatmap pixels, peak 1). A crop pixel ``p``
+Targets are Gaussians (``sigma`` heatmap pixels, peak 1), fitted with a foreground-weighted MSE. A crop pixel ``p``
 (pixel-centre convention) sits at heatmap coordinate ``(p + 0.5) / r - 0.5``,
 ``r = s / h``. Decoding: the arg-max peak refined by the centre of mass of the
 (positive) heatmap in a ``(2 * window + 1)^2`` patch around it — sub-pixel.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -62,7 +64,7 @@ class StackedHourglass(nn.Module):
         depth: int = 3,
         input_size: int = 128,
         heatmap_size: int = 32,
-        sigma: float = 1.0,
+        sigma: float = 1.5,
     ) -> None:
         super().__init__()
         ratio = input_size // heatmap_size
@@ -109,15 +111,24 @@ class StackedHourglass(nn.Module):
         gy = torch.exp(-((grid - centre[..., 1:2]) ** 2) / (2 * self.sigma**2))
         return gy[..., :, None] * gx[..., None, :]
 
-    def loss(self, outputs: list[torch.Tensor], points: torch.Tensor) -> dict[str, torch.Tensor]:
-        """MSE between every stack's heatmaps and the Gaussian targets (intermediate supervision)."""
+    def loss(self, outputs: list[torch.Tensor], points: torch.Tensor, foreground: float = 10.0) -> dict[str, torch.Tensor]:
+        """MSE between every stack's heatmaps and the Gaussian targets (intermediate supervision).
+
+        Pixels are weighted ``1 + foreground * target`` so the few peak pixels are not drowned by
+        the background (plain MSE first collapses to all-zero maps).
+        """
         target = self.targets(points)
-        terms = {f"stack{i}": 100.0 * F.mse_loss(out, target) for i, out in enumerate(outputs)}
+        weight = 1.0 + foreground * target
+        terms = {f"stack{i}": 100.0 * (weight * (out - target) ** 2).mean() for i, out in enumerate(outputs)}
         terms["total"] = sum(terms.values())
         return terms
 
-    def decode_heatmaps(self, heatmaps: torch.Tensor, window: int = 2) -> torch.Tensor:
-        """(B, N, h, h) heatmaps -> (B, N, 2) crop pixels: arg-max + local centre of mass."""
+    def decode_heatmaps(self, heatmaps: torch.Tensor, window: int | None = None) -> torch.Tensor:
+        """(B, N, h, h) heatmaps -> (B, N, 2) crop pixels: arg-max + local centre of mass.
+
+        ``window`` (default ``ceil(2 * sigma)``) is the half-size of the patch.
+        """
+        window = window if window is not None else max(2, math.ceil(2 * self.sigma))
         b, n, h, w = heatmaps.shape
         peak = heatmaps.flatten(2).argmax(-1)
         px, py = peak % w, torch.div(peak, w, rounding_mode="floor")
