@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -150,8 +151,11 @@ def lr_at(step: int, progress: float, args: argparse.Namespace) -> float:
     return args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def measure_ms(model, size: int, repeats: int = 30) -> float:
-    """Median ms per face (batch of 1, current thread count) of the model alone."""
+def measure_ms(model, size: int, repeats: int = 40) -> tuple[float, float]:
+    """(fastest, median) ms per face (batch of 1, current thread count) of the model alone.
+
+    On a shared, loaded machine the fastest run is the closest to the unloaded speed.
+    """
     model.eval()
     x = torch.randn(1, 3, size, size)
     times = []
@@ -161,7 +165,7 @@ def measure_ms(model, size: int, repeats: int = 30) -> float:
             model.decode_outputs(model(x))
             if i >= 5:
                 times.append(time.perf_counter() - t)
-    return float(np.median(times) * 1000)
+    return float(np.min(times) * 1000), float(np.median(times) * 1000)
 
 
 def export(args: argparse.Namespace, out: Path) -> None:
@@ -173,8 +177,10 @@ def export(args: argparse.Namespace, out: Path) -> None:
     model = build_model(config["family"], config["model_args"])
     load_state_dict_strict(model, best / "model.safetensors")
     info = json.loads((out / "best_info.json").read_text())
-    torch.set_num_threads(2)
-    ms = measure_ms(model, config["input_size"]) * (2 if args.flip_test else 1) * (1 + args.refine_passes)
+    torch.set_num_threads(1)
+    factor = (2 if args.flip_test else 1) * (1 + args.refine_passes)
+    fastest, median = (factor * t for t in measure_ms(model, config["input_size"]))
+    load = os.getloadavg()[0]
     config = {k: v for k, v in config.items() if k != "training"}
     config["refine_passes"] = args.refine_passes
     config["flip_test"] = args.flip_test
@@ -182,7 +188,8 @@ def export(args: argparse.Namespace, out: Path) -> None:
                "val failure rate @0.10": f"{info['fr']:.4f}", "val AUC @0.10": f"{info['auc']:.4f}",
                "val NME, 5 points jittered 5% (detector-like)": f"{info.get('nme_noisy', float('nan')):.4f}",
                "val faces / people": f"{info['count']} / {info['people']}",
-               "model ms per face (2 threads, this CPU)": f"{ms:.1f}"}
+               "model ms per face, 1 thread, fastest of 40 (shared 2-core CPU)": f"{fastest:.1f}",
+               f"model ms per face, 1 thread, median (load average {load:.0f} on 2 cores)": f"{median:.1f}"}
     if args.pipeline_eval is not None:
         pipe = json.loads(args.pipeline_eval.read_text())["summary"]
         metrics.update({
@@ -209,7 +216,7 @@ def export(args: argparse.Namespace, out: Path) -> None:
         metrics=metrics, tags=["landmarks", "face-alignment", config["family"]],
     )
     save_pretrained(model, config, args.export, card=card, half=True)
-    print(f"exported {args.export} ({ms:.1f} ms per face)")
+    print(f"exported {args.export} ({fastest:.1f} / {median:.1f} ms per face, fastest / median)")
     if args.push_to_hub:
         print(push_to_hub(args.export, args.push_to_hub))
 
