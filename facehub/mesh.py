@@ -13,9 +13,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from .uv import canonical_mesh
 
@@ -56,17 +55,32 @@ class Mesh:
         return write_obj([self], path.with_suffix(""))
 
 
+def bilinear(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sample ``image`` (H, W, C) uint8 at pixel coordinates ``x``, ``y`` (any equal shapes), clamped at the border.
+
+    Returns (..., C) uint8 (pixel-centre convention: pixel ``i`` is at ``i``).
+    """
+    height, width = image.shape[:2]
+    x = np.clip(np.asarray(x, dtype=np.float64), 0, width - 1)
+    y = np.clip(np.asarray(y, dtype=np.float64), 0, height - 1)
+    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    fx, fy = (x - x0)[..., None], (y - y0)[..., None]
+    img = image.astype(np.float32)
+    top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
+    bottom = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
+    return np.clip(top * (1 - fy) + bottom * fy + 0.5, 0, 255).astype(np.uint8)
+
+
 def sample_colours(image: np.ndarray, xy: np.ndarray) -> np.ndarray:
     """Bilinear colours (N, 3) uint8 of ``image`` (H, W, 3) uint8 at pixel points ``xy`` (N, 2)."""
-    xy = np.asarray(xy, dtype=np.float32).reshape(-1, 1, 2)
-    out = cv2.remap(image, xy[..., 0], xy[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return out.reshape(-1, 3)
+    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    return bilinear(image, xy[:, 0], xy[:, 1])
 
 
 def uv_texture(image: np.ndarray, position_map: np.ndarray) -> np.ndarray:
     """Texture (S, S, 3) uint8: the photo sampled at a UV position map (3, S, S) in image pixels."""
-    x, y = position_map[0].astype(np.float32), position_map[1].astype(np.float32)
-    return cv2.remap(image, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return bilinear(image, position_map[0], position_map[1])
 
 
 def _merge(meshes: list[Mesh]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -209,18 +223,17 @@ def head_pose(points468: np.ndarray) -> Pose:
 def depth_map(meshes: list[Mesh], image_size: tuple[int, int]) -> np.ndarray:
     """(H, W) float32 z of the nearest surface (image px, smaller = nearer), +inf where no face.
 
-    Painter's algorithm: triangles drawn far to near with ``cv2.fillConvexPoly``.
+    Painter's algorithm: each triangle filled with its mean z, far to near (PIL, float image).
     """
     height, width = image_size
-    depth = np.full((height, width), np.inf, dtype=np.float32)
+    canvas = Image.new("F", (width, height), float("inf"))
+    draw = ImageDraw.Draw(canvas)
     for mesh in meshes:
         tri = mesh.vertices[mesh.triangles]  # (T, 3, 3)
-        order = np.argsort(-tri[:, :, 2].mean(1))
-        corners = np.round(tri[order, :, :2] * 16).astype(np.int32)
-        values = tri[order, :, 2].mean(1)
-        for poly, z in zip(corners, values):
-            cv2.fillConvexPoly(depth, poly, float(z), lineType=cv2.LINE_8, shift=4)
-    return depth
+        depth = tri[:, :, 2].mean(1)
+        for index in np.argsort(-depth):
+            draw.polygon([tuple(p) for p in tri[index, :, :2]], fill=float(depth[index]))
+    return np.asarray(canvas, dtype=np.float32).copy()
 
 
 def depth_to_image(depth: np.ndarray) -> Image.Image:

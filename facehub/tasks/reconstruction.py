@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from ..align import crop_faces, five_points_from_68, invert_affine
@@ -64,6 +64,7 @@ class ReconstructionResult:
 
     image: np.ndarray
     faces: list[ReconstructedFace] = field(default_factory=list)
+    _depth: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def landmarks3d(self) -> np.ndarray:
@@ -77,8 +78,8 @@ class ReconstructionResult:
     def _textured(self) -> list[Mesh]:
         meshes = []
         for face in self.faces:
-            big = cv2.resize(face.position_map.transpose(1, 2, 0), (TEXTURE_SIZE, TEXTURE_SIZE), interpolation=cv2.INTER_LINEAR)
-            texture = uv_texture(self.image, big.transpose(2, 0, 1))
+            big = F.interpolate(torch.from_numpy(face.position_map)[None], size=(TEXTURE_SIZE, TEXTURE_SIZE), mode="bilinear", align_corners=False)
+            texture = uv_texture(self.image, big[0].numpy())
             meshes.append(Mesh(face.mesh.vertices, face.mesh.colours, face.mesh.triangles, face.mesh.uv, texture))
         return meshes
 
@@ -91,8 +92,10 @@ class ReconstructionResult:
         return write_glb([face.mesh for face in self.faces], path)
 
     def depth_map(self) -> np.ndarray:
-        """(H, W) float32 z of the nearest face surface, +inf elsewhere."""
-        return depth_map([face.mesh for face in self.faces], self.image.shape[:2])
+        """(H, W) float32 z of the nearest face surface, +inf elsewhere (computed once)."""
+        if self._depth is None:
+            self._depth = depth_map([face.mesh for face in self.faces], self.image.shape[:2])
+        return self._depth
 
     def depth_image(self) -> Image.Image:
         """Greyscale depth image at the photo's size: nearer = brighter, background black."""
