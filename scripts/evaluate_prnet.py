@@ -100,7 +100,9 @@ def evaluate_heldout(model: FaceReconstructor, limit: int, datasets: tuple[str, 
     reports = {}
     for dataset in datasets:
         cache = load_teacher_cache(dataset)
-        names = [str(n) for n in cache.names if dataset != "ytf68" or str(n) in labels][: limit or None]
+        names = [str(n) for n in cache.names if dataset != "ytf68" or str(n) in labels]
+        if limit:  # spread over the people, not the first few
+            names = names[:: max(1, len(names) // limit)][:limit]
         index = {str(n): i for i, n in enumerate(cache.names)}
         vs_teacher, vs_real, teacher_vs_real, seconds, missed = [], [], [], [], 0
         for name in names:
