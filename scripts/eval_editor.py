@@ -223,7 +223,8 @@ def main() -> None:
     from facehub.image import load_image
 
     pairs = [(load_image(a), load_image(b)) for a, b in val_pairs(args.pairs)]
-    metrics: dict[str, dict] = {}
+    previous = args.out / "metrics.json"
+    metrics: dict[str, dict] = json.loads(previous.read_text()) if previous.is_file() else {}  # rows not re-measured stay
     picture: list[tuple] = []  # (part set, source, target, method, output)
     for part_name, parts in PART_SETS.items():
         if part_name not in args.parts.split(","):
