@@ -84,33 +84,35 @@ def below_brows(points: np.ndarray, size: tuple[int, int], margin: float = 0.35)
     return xs * float(down[0]) + ys * float(down[1]) > -margin * d
 
 
-def connected_hair(hair: torch.Tensor, points: np.ndarray, factor: int = 4, max_steps: int = 256) -> torch.Tensor:
+def connected_hair(hair: torch.Tensor, points: np.ndarray, grid: int = 96, max_steps: int = 256) -> torch.Tensor:
     """Keep the parts of an (H, W) bool hair mask connected to the top of the head.
 
-    Seeds are hair pixels above the brows within two interocular distances of
+    Seeds are hair cells above the brows within two interocular distances of
     the eyes (five points (5, 2)); they grow through the hair mask on a grid
-    ``factor`` times coarser. Hair-coloured blobs a parser may call hair but
-    that do not touch the head (dark clothes, a background) are dropped.
+    whose longer side is about ``grid`` cells. Hair-coloured blobs a parser may
+    call hair but that do not touch the head (dark clothes, a background) are dropped.
     """
     if not bool(hair.any()):
         return hair
     size = tuple(hair.shape)
-    d = float(np.linalg.norm(points[1] - points[0])) or 1.0
-    centre = (points[0] + points[1]) / 2
-    ys = torch.arange(size[0], dtype=torch.float32)[:, None] - float(centre[1])
-    xs = torch.arange(size[1], dtype=torch.float32)[None, :] - float(centre[0])
-    near = xs * xs + ys * ys <= (2.0 * d) ** 2
-    seed = hair & near & ~below_brows(points, size, margin=0.3)
+    factor = max(1, int(np.ceil(max(size) / grid)))
     small = F.avg_pool2d(hair[None, None].float(), factor, ceil_mode=True)[0, 0] > 0.3
-    grown = F.max_pool2d(seed[None, None].float(), factor, ceil_mode=True)[0, 0] > 0
-    grown &= small
+    cells = np.asarray(points, np.float64) / factor  # five points in cell units
+    seed = small & ~below_brows(cells, tuple(small.shape), margin=0.3)
+    d = float(np.linalg.norm(cells[1] - cells[0])) or 1.0
+    centre = (cells[0] + cells[1]) / 2
+    ys = torch.arange(small.shape[0], dtype=torch.float32)[:, None] - float(centre[1])
+    xs = torch.arange(small.shape[1], dtype=torch.float32)[None, :] - float(centre[0])
+    grown = seed & (xs * xs + ys * ys <= (2.0 * d) ** 2)
+    kept = small.float()[None, None]
     for step in range(max_steps):
         previous = grown
-        grown = (F.max_pool2d(grown[None, None].float(), 3, 1, 1)[0, 0] > 0) & small
+        grown = (F.max_pool2d(grown[None, None].float(), 3, 1, 1) * kept)[0, 0] > 0
         if step % 8 == 7 and torch.equal(grown, previous):
             break
-    full = F.interpolate(grown[None, None].float(), scale_factor=factor, mode="nearest")[0, 0, : size[0], : size[1]] > 0
-    return hair & dilate(full, factor)
+    grown = F.max_pool2d(grown[None, None].float(), 3, 1, 1)  # one cell of slack at the edges
+    full = F.interpolate(grown, scale_factor=factor, mode="nearest")[0, 0, : size[0], : size[1]] > 0
+    return hair & full
 
 
 def head_ellipse(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
