@@ -123,8 +123,17 @@ class FaceParser(Predictor):
     @torch.inference_mode()
     def crop_probabilities(self, crops: torch.Tensor, batch: int = 8) -> torch.Tensor:
         """Normalised crops (F, 3, s, s) -> class probabilities (F, C, s, s) in [0, 1]."""
-        outputs = [self.model(crops[i:i + batch].to(self.device)).float().softmax(1).cpu() for i in range(0, len(crops), batch)]
+        outputs = [self._probabilities(crops[i:i + batch].to(self.device)).cpu() for i in range(0, len(crops), batch)]
         return torch.cat(outputs) if outputs else torch.zeros(0, len(self.labels), *crops.shape[-2:])
+
+    def _probabilities(self, crops: torch.Tensor) -> torch.Tensor:
+        """Softmax of the model; with ``config["tta_flip"]`` averaged with the mirrored crop's (classes swapped back)."""
+        probs = self.model(crops).float().softmax(1)
+        if self.config.get("tta_flip"):
+            permutation = torch.as_tensor(label_set_for(self.labels).flip_permutation(), device=probs.device)
+            mirrored = self.model(crops.flip(-1)).float().softmax(1).flip(-1)[:, permutation]
+            probs = 0.5 * (probs + mirrored)
+        return probs
 
     def __call__(self, source: ImageInput) -> ParsingResult:
         prepared = self.prepare(source)
