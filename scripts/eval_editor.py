@@ -194,8 +194,8 @@ def write_card(folder: Path, metrics: dict, note: str) -> None:
             "Measured with `python scripts/eval_editor.py --card`; PSNR is against the target outside the edited region "
             "(target part ∪ intended part, dilated 2 %), lower neck and clothes excepted; identical pixels count as "
             "100 dB. Colour: mean Lab of the output in the intended part region vs the source's and the target's part."
-            "\n\n### Limitations\n\nHair masks of the parser decide everything: glasses or hands labelled hair are "
-            "moved with it. The target's uncovered hair is inpainted smoothly (no texture). Faces turned far apart "
+            "\n\n### Limitations\n\nHair masks of the parser decide everything: glasses, hands or dark clothes it "
+            "labels hair are moved with it (only hair blobs not connected to the head are dropped). The target's uncovered hair is inpainted smoothly (no texture). Faces turned far apart "
             "(one frontal, one profile) give misplaced parts. The GAN output is low resolution and blurry."
         ),
         tags=["face-editing", "gan", "image-to-image"],
