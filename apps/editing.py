@@ -51,7 +51,7 @@ def edit_with_mask(source: str, target: str, painted: dict, progress=gr.Progress
     editor = common.predictor(name)
     progress(0.3, desc="Rendering the painted mask")
     result = editor.render_painted_mask(source_image, target_image, np.asarray(painted["composite"])[..., :3])
-    return result.image_pil(), result.target_mask_image()
+    return result.image_pil(), result.layout_image()
 
 
 def build() -> None:
