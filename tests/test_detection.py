@@ -172,7 +172,7 @@ def test_settings_override_config() -> None:
     strict = FaceDetector.from_pretrained(device="cpu", thresholds=(0.6, 0.7, 0.99999), min_face_size=40, max_side=256)
     assert strict.thresholds == (0.6, 0.7, 0.99999) and strict.min_face_size == 40 and strict.max_side == 256
     loose = FaceDetector.from_pretrained(device="cpu")
-    assert loose.thresholds == (0.6, 0.7, 0.7) and loose.min_face_size == 20 and loose.max_side == 1024
+    assert loose.thresholds == (0.6, 0.7, 0.9) and loose.min_face_size == 20 and loose.max_side == 1024
 
 
 def test_facehub_load_builds_the_detector() -> None:
