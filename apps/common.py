@@ -57,6 +57,14 @@ def model_choices(task: str) -> list[str]:
     return names_for_task(task)
 
 
+def photo_and_model(task: str) -> tuple[gr.Image, gr.Dropdown]:
+    """The photo input and the model picker every single-photo tab starts with (default model first)."""
+    models = model_choices(task)
+    photo = gr.Image(type="filepath", label="Photo (one or more faces)", sources=["upload", "clipboard", "webcam"])
+    model = gr.Dropdown(models, value=models[0], label="Model")
+    return photo, model
+
+
 def user_errors(function: Callable) -> Callable:
     """Turn FaceHub's user-facing errors into ``gr.Error`` with the same message."""
 

@@ -29,11 +29,9 @@ def landmarks(path: str, model: str, show_indices: bool, contours: bool, progres
 
 
 def build() -> None:
-    models = common.model_choices(TASK)
     with gr.Row():
         with gr.Column():
-            photo = gr.Image(type="filepath", label="Photo (one or more faces)", sources=["upload", "clipboard", "webcam"])
-            model = gr.Dropdown(models, value=models[0], label="Model")
+            photo, model = common.photo_and_model(TASK)
             with gr.Row():
                 show_indices = gr.Checkbox(False, label="Show point indices")
                 contours = gr.Checkbox(True, label="Draw contour lines")

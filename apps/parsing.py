@@ -41,13 +41,11 @@ def detect(path: str):
 
 
 def build() -> None:
-    models = common.model_choices(TASK)
     with gr.Row():
         with gr.Column():
-            photo = gr.Image(type="filepath", label="Photo (one or more faces)", sources=["upload", "clipboard", "webcam"])
-            model = gr.Dropdown(models, value=models[0], label="Model")
+            photo, model = common.photo_and_model(TASK)
             opacity = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Overlay opacity")
-            classes = gr.CheckboxGroup(_safe_names(models[0]), label="Classes to show (none ticked = all)")
+            classes = gr.CheckboxGroup(_safe_names(model.value), label="Classes to show (none ticked = all)")
             with gr.Row():
                 run = gr.Button("Parse", variant="primary")
                 faces_only = gr.Button("Detect faces only")

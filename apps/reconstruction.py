@@ -38,11 +38,9 @@ def reconstruct(path: str, model: str, progress=gr.Progress()):
 
 
 def build() -> None:
-    models = common.model_choices(TASK)
     with gr.Row():
         with gr.Column():
-            photo = gr.Image(type="filepath", label="Photo (one or more faces)", sources=["upload", "clipboard", "webcam"])
-            model = gr.Dropdown(models, value=models[0], label="Model")
+            photo, model = common.photo_and_model(TASK)
             run = gr.Button("Reconstruct", variant="primary")
             mesh = gr.Model3D(label="Mesh (vertex colours)", clear_color=(0.1, 0.1, 0.1, 1.0), height=380)
         with gr.Column():
