@@ -24,6 +24,8 @@ def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Pr
         raise gr.Error("Tick at least one component to move (hair, eyes, mouth, ...).")
     progress(0.2, desc="Parsing both faces")
     result = common.predictor(name)(source_image, target_image, parts=tuple(parts), method=method)
+    if not result.faces:
+        raise gr.Error("No face found in the source or the target photo, so nothing was edited. Use photos with a clearly visible face.")
     folder = common.output_dir()
     out = folder / "edited.png"
     result.image_pil().save(out)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from .errors import FaceHubError
+from .errors import FaceHubError, NoFaceError
 from .registry import DEFAULTS
 
 
@@ -109,7 +109,13 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
     editor = load(args.model or DEFAULTS["editing"], device=args.device)
     parts = tuple(part.strip() for part in args.parts.split(",") if part.strip())
-    result = editor(load_image(args.source), load_image(args.target), parts=parts, method=args.method)
+    try:
+        result = editor(load_image(args.source), load_image(args.target), parts=parts, method=args.method)
+    except ValueError as error:  # unknown part or method names
+        raise FaceHubError(str(error)) from None
+    if not result.faces:
+        raise NoFaceError("No face found in the source or the target photo; nothing was edited or written. "
+                          "Use photos with a clearly visible face.")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     result.image_pil().save(out)
