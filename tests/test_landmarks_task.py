@@ -12,20 +12,11 @@ from PIL import Image
 from facehub.align import five_points_from_68
 from facehub.data import data_root
 from facehub.hub import LoadedModel, weights_root
-from facehub.results import DetectionResult, Face
+from facehub.results import Face
 from facehub.tasks.landmarks import LandmarkPredictor, LandmarksResult
+from tests.stubs import FixedDetector
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-class FixedDetector:
-    """A stand-in detector that returns the faces it was given."""
-
-    def __init__(self, faces: list[Face]) -> None:
-        self.faces = faces
-
-    def __call__(self, image: np.ndarray) -> DetectionResult:
-        return DetectionResult(image=image, faces=self.faces)
 
 
 def _result(num_faces: int = 2, n: int = 68) -> LandmarksResult:

@@ -13,21 +13,12 @@ from PIL import Image
 from facehub.data import data_root
 from facehub.hub import LoadedModel, weights_root
 from facehub.models.prnet import PRNet
-from facehub.results import DetectionResult, Face
+from facehub.results import Face
 from facehub.tasks.reconstruction import FaceReconstructor, ReconstructionResult, to_image_space
 from tests.test_mesh import read_glb
+from tests.stubs import FixedDetector
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-class FixedDetector:
-    """A stand-in detector that returns the faces it was given."""
-
-    def __init__(self, faces: list[Face]) -> None:
-        self.faces = faces
-
-    def __call__(self, image: np.ndarray) -> DetectionResult:
-        return DetectionResult(image=image, faces=self.faces)
 
 
 def _faces() -> list[Face]:
