@@ -135,6 +135,8 @@ def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
         model = FaceReconstructor.from_pretrained(args.model)
         if args.refine_passes >= 0:
             model.refine_passes = args.refine_passes
+        if args.flip_test != "config":
+            model.flip_test = args.flip_test == "on"
         return model
     from facehub.hub import LoadedModel
     from facehub.models.prnet import PRNet
@@ -148,7 +150,7 @@ def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
         "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
     }
     loaded = LoadedModel("prnet", model.eval(), config, Path(args.checkpoint).parent)
-    return FaceReconstructor(loaded, refine_passes=max(args.refine_passes, 0))
+    return FaceReconstructor(loaded, refine_passes=max(args.refine_passes, 0), flip_test=args.flip_test == "on")
 
 
 def main() -> None:
@@ -160,12 +162,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--datasets", default="ytf68,celebamask_hair_val", help="held-out sets, comma-separated")
     parser.add_argument("--refine-passes", type=int, default=-1, help="override the config's refine_passes")
+    parser.add_argument("--flip-test", choices=["config", "on", "off"], default="config",
+                        help="average with the mirrored crop (default: as the checkpoint's config says)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_reconstructor(args)
-    report: dict = {"model": args.checkpoint or args.model, "refine_passes": model.refine_passes}
+    report: dict = {"model": args.checkpoint or args.model, "refine_passes": model.refine_passes, "flip_test": model.flip_test}
     with torch.inference_mode():
         if args.aflw2000:
             report["aflw2000_3d"] = evaluate_aflw2000(model, args.aflw2000, args.limit)

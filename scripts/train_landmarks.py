@@ -30,6 +30,7 @@ from facehub.align import CropSpec, alignment_matrix, five_points_from_68, trans
 from facehub.data import data_root  # noqa: E402
 from facehub.data.landmark_augment import AugmentConfig, make_crop  # noqa: E402
 from facehub.data.landmark_files import read_labelled_folder  # noqa: E402
+from facehub.data.teacher import teacher_landmark_samples  # noqa: E402
 from facehub.data.ytf68 import LandmarkSample, split_by_person  # noqa: E402
 from facehub.hub import ModelCard, push_to_hub, save_pretrained  # noqa: E402
 from facehub.metrics import landmark_summary, nme  # noqa: E402
@@ -63,6 +64,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="start from these weights (a run's last.pt or a save_pretrained folder); optimiser and step start fresh")
+    p.add_argument("--teacher-data", default="",
+                   help="comma-separated teacher caches (e.g. celebamask_hair_train,figaro1k_hair_train): MediaPipe "
+                        "points mapped to 68 as extra training faces (never in validation)")
+    p.add_argument("--teacher-fraction", type=float, default=0.25, help="share of each batch drawn from --teacher-data")
+    p.add_argument("--teacher-weight", type=float, default=0.3, help="loss weight of the teacher-labelled faces")
     p.add_argument("--export", type=Path, default=None, help="write the best checkpoint, fp16 + model card, here and exit")
     p.add_argument("--pipeline-eval", type=Path, default=None,
                    help="with --export: JSON from scripts/evaluate_landmarks.py --out (full pipeline) for the card")
@@ -168,6 +176,16 @@ def measure_ms(model, size: int, repeats: int = 40) -> tuple[float, float]:
     return float(np.min(times) * 1000), float(np.median(times) * 1000)
 
 
+def load_initial_weights(model: torch.nn.Module, source: Path) -> None:
+    """Load ``source`` (a run's ``last.pt`` or a ``save_pretrained`` folder) into ``model``, strictly."""
+    if source.is_dir():
+        from facehub.hub import load_state_dict_strict
+
+        load_state_dict_strict(model, source / "model.safetensors")
+    else:
+        model.load_state_dict(torch.load(source, weights_only=True)["model"])
+
+
 def export(args: argparse.Namespace, out: Path) -> None:
     """Write ``out/best`` as fp16 + model card to ``args.export`` (and push it when asked)."""
     from facehub.hub import load_state_dict_strict, read_config
@@ -233,6 +251,14 @@ def train(args: argparse.Namespace, out: Path) -> None:
     model = build_model(args.family, config["model_args"])
     if hasattr(model, "set_neighbours"):
         model.set_neighbours(mean_face(train_s, spec))
+    if args.init_from is not None and not args.resume:
+        load_initial_weights(model, args.init_from)
+        print(f"initialised from {args.init_from}", flush=True)
+    teacher_s = teacher_landmark_samples(args.teacher_data.split(",")) if args.teacher_data else []
+    teacher_i = load_images(teacher_s)
+    n_teacher = round(args.batch_size * args.teacher_fraction) if teacher_s else 0
+    if teacher_s:
+        print(f"{len(teacher_s)} teacher-labelled faces, {n_teacher} per batch at loss weight {args.teacher_weight}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     step, best, elapsed0 = 0, float("inf"), 0.0
     if args.resume and (out / "last.pt").is_file():
@@ -259,8 +285,16 @@ def train(args: argparse.Namespace, out: Path) -> None:
         lr = lr_at(step, progress_of(step, minutes, args), args)
         for group in opt.param_groups:
             group["lr"] = lr
-        x, pts = batch(train_i, train_s, rng.integers(0, len(train_s), args.batch_size), spec, cfg, rng)
-        terms = model.loss(model(x), pts)
+        x, pts = batch(train_i, train_s, rng.integers(0, len(train_s), args.batch_size - n_teacher), spec, cfg, rng)
+        if n_teacher:
+            xt, pts_t = batch(teacher_i, teacher_s, rng.integers(0, len(teacher_s), n_teacher), spec, cfg, rng)
+            outputs = model(torch.cat([x, xt]))
+            n_real = len(x)
+            terms = model.loss(tuple(o[:n_real] for o in outputs), pts)
+            extra = model.loss(tuple(o[n_real:] for o in outputs), pts_t)
+            terms["total"] = terms["total"] + args.teacher_weight * extra["total"]
+        else:
+            terms = model.loss(model(x), pts)
         opt.zero_grad(set_to_none=True)
         terms["total"].backward()
         opt.step()

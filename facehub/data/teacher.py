@@ -95,3 +95,22 @@ def load_teacher_cache(dataset: str, root: Path | None = None) -> TeacherCache:
         points=archive["points"],
         sizes=archive["sizes"],
     )
+
+
+def teacher_landmark_samples(datasets: list[str], root: Path | None = None) -> list:
+    """Teacher-labelled 68-point faces: the cached 468 points of ``datasets`` through the fitted 468 -> 68 map.
+
+    Returns ``LandmarkSample``s (points (68, 2) float pixels of the image) with ``person``
+    ``"<dataset>:<stem>"`` (these images hold one person each); faces the teacher missed are skipped.
+    """
+    from ..uv import points_468_to_68
+    from .ytf68 import LandmarkSample
+
+    samples = []
+    for dataset in datasets:
+        cache = load_teacher_cache(dataset, root)
+        for name, points, found in zip(cache.names, cache.points, cache.found()):
+            if found:
+                samples.append(LandmarkSample(cache.image_dir / str(name), points_468_to_68(points[:, :2]).astype(np.float64),
+                                              f"{dataset}:{Path(str(name)).stem}"))
+    return samples

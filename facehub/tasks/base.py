@@ -11,6 +11,7 @@ from ..align import CropSpec, crop_faces
 from ..device import resolve_device
 from ..hub import LoadedModel, load_model
 from ..image import ImageInput, load_image
+from ..models.fuse import fuse_batchnorm
 from ..results import Face
 
 
@@ -39,6 +40,7 @@ class Predictor:
         self.config = loaded.config
         self.device = resolve_device(str(device) if device is not None else None)
         self.model.to(self.device)
+        fuse_batchnorm(self.model.eval())  # idempotent: a second predictor on the same model finds nothing to fold
         self.crop_spec = CropSpec.from_config(self.config)
         if detector is None:
             from ..detection import FaceDetector
