@@ -296,34 +296,40 @@ class FaceDetector:
     def name(self) -> str:
         return self.loaded.name
 
-    def __call__(self, image: ImageInput) -> DetectionResult:
-        """Detect every face in ``image`` (anything ``load_image`` accepts; (H, W, 3) uint8 is used as is)."""
+    def __call__(self, image: ImageInput, min_face_size: float | None = None) -> DetectionResult:
+        """Detect every face in ``image`` (anything ``load_image`` accepts; (H, W, 3) uint8 is used as is).
+
+        ``min_face_size`` (pixels of ``image``) replaces the configured smallest face for this call: the image
+        pyramid starts there, so a larger value is faster (somewhat smaller faces may still be found).
+        """
         array = image if _is_rgb_uint8(image) else load_image(image)
-        boxes, scores, points = self.detect(array)
+        boxes, scores, points = self.detect(array, min_face_size)
         return DetectionResult(image=array, faces=_to_faces(boxes, scores, points))
 
     @torch.inference_mode()
-    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def detect(self, image: np.ndarray, min_face_size: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the cascade on ``image`` (H, W, 3) uint8 RGB.
 
         Returns ``boxes`` (F, 4), ``scores`` (F,) and ``points`` (F, 5, 2),
         float64, in corner coordinates of the full-size image, by descending score.
+        ``min_face_size`` (pixels of ``image``): see ``__call__``.
         """
         small, factor = downscale_for_detection(image, self.max_side)
-        found = self._cascade(small)
+        smallest = self.min_face_size if min_face_size is None else max(float(CELL), min_face_size * factor)
+        found = self._cascade(small, smallest)
         order = torch.argsort(found.scores, descending=True, stable=True)
         found = found.select(order)
         boxes = found.boxes.double().cpu().numpy() / factor
         points = found.points.double().cpu().numpy() / factor
         return boxes, found.scores.double().cpu().numpy(), points
 
-    def _cascade(self, image: np.ndarray) -> Candidates:
+    def _cascade(self, image: np.ndarray, min_face_size: float) -> Candidates:
         """P-Net -> R-Net -> O-Net on ``image`` (h, w, 3) uint8; candidates in its corner coordinates."""
         height, width = image.shape[:2]
         # (1, 3, h, w) in 0-255; permuting an (h, w, 3) array gives channels-last strides for free
         tensor = torch.tensor(image, device=self.device).permute(2, 0, 1)[None].float()
         levels = mipmap(tensor)
-        scales = pyramid_scales(height, width, self.min_face_size, self.factor)
+        scales = pyramid_scales(height, width, min_face_size, self.factor)
         t_p, t_r, t_o = self.thresholds
         nms_t = self.nms_thresholds
         found = stage_one(self.model.pnet, levels, scales, t_p, nms_t["pnet_scale"], nms_t["pnet"])

@@ -182,3 +182,24 @@ def test_facehub_load_builds_the_detector() -> None:
     assert isinstance(detector, FaceDetector) and detector.name == "mtcnn"
     faces = detector(_celeba(0)).to_json()
     assert len(faces) == 1 and set(faces[0]) == {"box", "score", "points"} and len(faces[0]["points"]) == 5
+
+
+def _big_and_small() -> np.ndarray:
+    """A 512 px portrait beside another portrait shrunk to 112 px, on a grey canvas (512 x 704)."""
+    big, small = _celeba(0), np.asarray(Image.fromarray(_celeba(2)).resize((112, 112), Image.Resampling.BILINEAR))
+    canvas = np.full((512, 704, 3), 127, np.uint8)
+    canvas[:, :512] = big
+    canvas[200:312, 552:664] = small
+    return canvas
+
+
+def test_min_face_size_per_call_skips_the_small_face(detector: FaceDetector) -> None:
+    canvas = _big_and_small()
+    every = detector(canvas).faces
+    assert len(every) == 2
+    big = max(every, key=lambda f: f.box[2] - f.box[0])
+    large_only = detector(canvas, min_face_size=200).faces  # a start, not a filter: well above the small face
+    assert len(large_only) == 1 and large_only[0].box[2] <= 512
+    pair = torch.tensor(np.stack([large_only[0].box, big.box]))
+    assert box_overlap(pair)[0, 1].item() > 0.8
+    assert len(detector(canvas).faces) == 2  # the override lasts one call

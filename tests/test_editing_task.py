@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from facehub.editing.masks import EDIT_LABELS, HAIR, INDEX, SKIN, part_mask
 from facehub.hub import LoadedModel
@@ -156,3 +157,24 @@ def test_shipped_editor_on_two_real_portraits() -> None:
     src_hair, tgt_hair = (part_mask(editor.parse(x).class_map, "hair") for x in (source, target))
     out, src, tgt = (a[m].astype(float).mean(0) for a, m in ((result.image, hair), (source, src_hair), (target, tgt_hair)))
     assert np.linalg.norm(out - src) < np.linalg.norm(out - tgt)
+
+
+def test_largest_face_detector_keeps_the_largest_and_falls_back_for_small_faces() -> None:
+    from facehub.detection import FaceDetector
+    from facehub.tasks.editing import LargestFaceDetector
+
+    detector = FaceDetector.from_pretrained(device="cpu")
+    pair = load_image(EXAMPLES / "two_people.jpg")
+    every = detector(pair).faces
+    assert len(every) >= 2
+    largest = max(every, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    found = LargestFaceDetector(detector)(pair).faces
+    assert len(found) == 1
+    assert np.abs(found[0].box - largest.box).max() < 0.1 * (largest.box[2] - largest.box[0])
+    # one small face on a large canvas: smaller than the first search's limit, found by the fallback
+    small = np.asarray(Image.fromarray(load_image(EXAMPLES / "grace_hopper.jpg")).resize((120, 140)))
+    canvas = np.full((1000, 1000, 3), 127, np.uint8)
+    canvas[400:540, 400:520] = small
+    assert detector(canvas, min_face_size=100).faces == []
+    found = LargestFaceDetector(detector, fraction=0.1)(canvas).faces
+    assert len(found) == 1 and 400 <= found[0].box[0] < found[0].box[2] <= 520

@@ -119,6 +119,31 @@ class EditResult:
                 "size": list(self.image.shape[:2])}
 
 
+class LargestFaceDetector:
+    """The one face per photo the editor edits, its largest, found with a smaller image pyramid.
+
+    Faces of at least ``fraction`` of the photo's shorter side are searched first
+    (the expensive fine pyramid levels are skipped); only when none is found is
+    the full range searched. ``detector(image) -> DetectionResult`` with at most one face.
+    """
+
+    def __init__(self, detector: Callable, fraction: float = 0.1):
+        self.detector = detector
+        self.fraction = fraction
+
+    def __call__(self, image: np.ndarray):
+        from ..detection import FaceDetector
+
+        result = None
+        if isinstance(self.detector, FaceDetector):
+            result = self.detector(image, min_face_size=self.fraction * min(image.shape[:2]))
+        if result is None or not result.faces:
+            result = self.detector(image)
+        if result.faces:
+            result.faces = [max(result.faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))]
+        return result
+
+
 class PortraitEditor(Predictor):
     """Moves components from a source face onto a target face (blend baseline or mask-guided GAN)."""
 
@@ -155,11 +180,12 @@ class PortraitEditor(Predictor):
 
     @property
     def parser(self) -> Callable:
-        """The face parser (loaded on first use, sharing this editor's detector)."""
+        """The face parser (loaded on first use; it parses only the largest face, found by this editor's detector)."""
         if self._parser is None:
             from .. import load
 
-            self._parser = load(str(self.config.get("parser", "bisenet")), device=str(self.device), detector=self.detector)
+            detector = LargestFaceDetector(self.detector)
+            self._parser = load(str(self.config.get("parser", "bisenet")), device=str(self.device), detector=detector)
         return self._parser
 
     def parse(self, image: ImageInput) -> ParsedPhoto:
