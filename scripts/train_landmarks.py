@@ -77,6 +77,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--refine-passes", type=int, default=0, help="with --export: re-alignment passes stored in config.json")
     p.add_argument("--flip-test", action="store_true", help="with --export: average with the mirrored crop at inference")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="upload the exported folder to this Hub repo")
+    p.add_argument("--history", default="", help="with --export: how the --init-from weights were trained, for the card")
     return p.parse_args(argv)
 
 
@@ -195,6 +196,7 @@ def export(args: argparse.Namespace, out: Path) -> None:
     model = build_model(config["family"], config["model_args"])
     load_state_dict_strict(model, best / "model.safetensors")
     info = json.loads((out / "best_info.json").read_text())
+    info["history"] = args.history
     torch.set_num_threads(1)
     factor = (2 if args.flip_test else 1) * (1 + args.refine_passes)
     fastest, median = (factor * t for t in measure_ms(model, config["input_size"]))
@@ -225,9 +227,17 @@ def export(args: argparse.Namespace, out: Path) -> None:
                  f"model_args: `{json.dumps(config['model_args'])}`. Use: `facehub.load(\"{args.export.name}\")(image).points`."),
         data=("ytf68 (`../shared/data/ytf68`): 3,403 YouTube-Faces frames of 278 people with 68 points "
               "(YouTube Faces DB, Wolf et al. 2011, as prepared for a course): research use only. "
-              f"Validation: {info['people']} held-out people ({info['count']} faces, split by person, seed {args.seed})."),
-        training=(f"From scratch (no ImageNet weights) on CPU, 1 thread: {info['step']} steps of batch "
-                  f"{info['batch_size']} ({info['wall_min']:.0f} min wall) with AdamW + cosine LR, "
+              f"Validation: {info['people']} held-out people ({info['count']} faces, split by person, seed {args.seed})."
+              + (f" Extra training faces (never validated on): {info['teacher_faces']} MediaPipe Face Mesh faces of "
+                 f"`{info['teacher_data']}` (CelebAMask-HQ / Figaro-1k images, research use only) mapped to 68 points "
+                 "by `facehub/assets/prnet_68_map.json`, a share of "
+                 f"{info['teacher_fraction']:.2f} of each batch at loss weight {info['teacher_weight']}."
+                 if info.get("teacher_faces") else "")),
+        training=((f"{info['history']} " if info.get("history") else "")
+                  + f"This run: {info['step']} steps of batch {info['batch_size']} ({info['wall_min']:.0f} min wall, "
+                  f"{info.get('threads', 1)} CPU thread(s))"
+                  + (f", initialised from `{info['init_from']}`" if info.get("init_from") else ", from scratch (no ImageNet weights)")
+                  + ", AdamW + cosine LR, "
                   "crops from the ground truth's five points jittered like a detector, rotation up to 30 degrees, "
                   "scale, shift, mirror with index swap, colour, blur/downscale and occlusion patches. "
                   "Command: `python scripts/train_landmarks.py " + " ".join(info.get("argv", [])) + "`."),
@@ -318,7 +328,10 @@ def train(args: argparse.Namespace, out: Path) -> None:
                 best = noisy["nme"]
                 save_pretrained(model, config, out / "best", half=False)
                 info = {**clean, "nme_noisy": noisy["nme"], "step": step, "batch_size": args.batch_size,
-                        "wall_min": minutes, "people": len({s.person for s in val_s}), "argv": sys.argv[1:]}
+                        "wall_min": minutes, "people": len({s.person for s in val_s}), "argv": sys.argv[1:],
+                        "threads": args.threads, "init_from": str(args.init_from or ""),
+                        "teacher_data": args.teacher_data, "teacher_faces": len(teacher_s),
+                        "teacher_fraction": args.teacher_fraction, "teacher_weight": args.teacher_weight}
                 (out / "best_info.json").write_text(json.dumps(info, indent=2))
         if step % 100 == 0 or step % args.val_every == 0 or done:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
