@@ -12,6 +12,7 @@ Validation is on held-out people (``split_by_person``). ``runs/<name>/``: ``log.
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import math
@@ -71,6 +72,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "points mapped to 68 as extra training faces (never in validation)")
     p.add_argument("--teacher-fraction", type=float, default=0.25, help="share of each batch drawn from --teacher-data")
     p.add_argument("--teacher-weight", type=float, default=0.3, help="loss weight of the teacher-labelled faces")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep an exponential moving average of the weights with this decay (e.g. 0.998); "
+                        "validation, best/ and export use the average")
     p.add_argument("--export", type=Path, default=None, help="write the best checkpoint, fp16 + model card, here and exit")
     p.add_argument("--pipeline-eval", type=Path, default=None,
                    help="with --export: JSON from scripts/evaluate_landmarks.py --out (full pipeline) for the card")
@@ -177,6 +181,15 @@ def measure_ms(model, size: int, repeats: int = 40) -> tuple[float, float]:
     return float(np.min(times) * 1000), float(np.median(times) * 1000)
 
 
+@torch.no_grad()
+def update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """``ema`` <- decay * ema + (1 - decay) * model for parameters; buffers (BN statistics) are copied."""
+    for averaged, current in zip(ema.parameters(), model.parameters()):
+        averaged.mul_(decay).add_(current, alpha=1 - decay)
+    for averaged, current in zip(ema.buffers(), model.buffers()):
+        averaged.copy_(current)
+
+
 def load_initial_weights(model: torch.nn.Module, source: Path) -> None:
     """Load ``source`` (a run's ``last.pt`` or a ``save_pretrained`` folder) into ``model``, strictly."""
     if source.is_dir():
@@ -270,10 +283,13 @@ def train(args: argparse.Namespace, out: Path) -> None:
     if teacher_s:
         print(f"{len(teacher_s)} teacher-labelled faces, {n_teacher} per batch at loss weight {args.teacher_weight}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    ema = copy.deepcopy(model).eval() if args.ema > 0 else None
     step, best, elapsed0 = 0, float("inf"), 0.0
     if args.resume and (out / "last.pt").is_file():
         state = torch.load(out / "last.pt", weights_only=True)
         model.load_state_dict(state["model"])
+        if ema is not None:
+            ema.load_state_dict(state.get("ema", state["model"]))
         opt.load_state_dict(state["opt"])
         step, best, elapsed0 = state["step"], state["best"], state["elapsed"]
         print(f"resumed at step {step} (best val NME {best:.4f})", flush=True)
@@ -308,6 +324,8 @@ def train(args: argparse.Namespace, out: Path) -> None:
         opt.zero_grad(set_to_none=True)
         terms["total"].backward()
         opt.step()
+        if ema is not None:
+            update_ema(ema, model, args.ema)
         step += 1
         running = terms["total"].item() if running is None else 0.98 * running + 0.02 * terms["total"].item()
         bar.update(1)
@@ -317,8 +335,9 @@ def train(args: argparse.Namespace, out: Path) -> None:
             print(f"step {step}/{args.steps} loss {running:.4f} lr {lr:.2e} {minutes:.1f} min", flush=True)
         done = progress_of(step, minutes, args) >= 1.0
         if step % args.val_every == 0 or done:
-            clean = evaluate(model, val_i, val_s, spec)
-            noisy = evaluate(model, val_i, val_s, spec, noise=0.05)
+            judged = ema if ema is not None else model
+            clean = evaluate(judged, val_i, val_s, spec)
+            noisy = evaluate(judged, val_i, val_s, spec, noise=0.05)
             writer.writerow([step, f"{running:.5f}", f"{lr:.2e}", f"{clean['nme']:.5f}", f"{clean['fr']:.4f}",
                              f"{clean['auc']:.4f}", f"{noisy['nme']:.5f}", f"{minutes:.1f}"])
             log.flush()
@@ -326,15 +345,17 @@ def train(args: argparse.Namespace, out: Path) -> None:
                   f"noisy nme {noisy['nme']:.4f}", flush=True)
             if noisy["nme"] < best:
                 best = noisy["nme"]
-                save_pretrained(model, config, out / "best", half=False)
+                save_pretrained(judged, config, out / "best", half=False)
                 info = {**clean, "nme_noisy": noisy["nme"], "step": step, "batch_size": args.batch_size,
                         "wall_min": minutes, "people": len({s.person for s in val_s}), "argv": sys.argv[1:],
                         "threads": args.threads, "init_from": str(args.init_from or ""),
                         "teacher_data": args.teacher_data, "teacher_faces": len(teacher_s),
-                        "teacher_fraction": args.teacher_fraction, "teacher_weight": args.teacher_weight}
+                        "teacher_fraction": args.teacher_fraction, "teacher_weight": args.teacher_weight,
+                        "ema": args.ema}
                 (out / "best_info.json").write_text(json.dumps(info, indent=2))
         if step % 100 == 0 or step % args.val_every == 0 or done:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                        **({"ema": ema.state_dict()} if ema is not None else {}),
                         "elapsed": elapsed0 + time.time() - start}, out / "last.pt")
     bar.close()
     log.close()
