@@ -160,3 +160,24 @@ def test_metrics() -> None:
     assert auc(np.zeros(3)) == pytest.approx(1.0, abs=1e-3)
     summary = landmark_summary(errors)
     assert summary["missed"] == 1 and np.isclose(summary["nme"], 0.09)
+
+
+def test_teacher_landmark_samples_map_468_points_to_68(tmp_path, monkeypatch) -> None:
+    from facehub.data.teacher import teacher_landmark_samples
+    from facehub.uv import map_68
+
+    monkeypatch.setenv("FACEHUB_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "teacher").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    points = rng.uniform(50, 200, size=(2, 468, 3)).astype(np.float32)
+    points[1] = np.nan  # the teacher found no face in the second image
+    np.savez(tmp_path / "cache" / "teacher" / "figaro1k_hair_train.npz", names=np.array(["a.jpg", "b.jpg"]),
+             points=points, sizes=np.array([[256, 256], [256, 256]]))
+    samples = teacher_landmark_samples(["figaro1k_hair_train"], root=tmp_path / "data")
+    assert len(samples) == 1
+    sample = samples[0]
+    assert sample.path == tmp_path / "data" / "figaro1k_hair" / "train" / "images" / "a.jpg"
+    assert sample.person == "figaro1k_hair_train:a" and sample.points.shape == (68, 2)
+    indices, weights = map_68()
+    expected = (points[0, indices, :2] * weights[..., None]).sum(1)
+    np.testing.assert_allclose(sample.points, expected, rtol=1e-5)
