@@ -282,7 +282,7 @@ class PortraitEditor(Predictor):
         alpha = alpha * (alpha > 0.02)  # exactly the target outside the edited region
         base = torch.from_numpy(tgt.image).permute(2, 0, 1).float() / 255
         image = (base * (1 - alpha) + full[:3].clamp(0, 1) * alpha) * 255 + 0.5
-        full_layout = paste_back(hot(layout), tgt_m, tgt.image.shape[:2]).argmax(1)[0].numpy().astype(np.uint8)
+        full_layout = paste_back(hot(layout), tgt_m, tgt.image.shape[:2]).max(1).indices[0].numpy().astype(np.uint8)
         edited = alpha[0].numpy() > 0.02
         out_layout = np.where(edited, full_layout, tgt.class_map).astype(np.uint8)
         return image.byte().permute(1, 2, 0).numpy(), out_layout, edited
