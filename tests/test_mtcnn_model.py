@@ -37,7 +37,8 @@ def test_shipped_checkpoint_loads_strictly_in_fp32() -> None:
     config = json.loads((weights_root() / "mtcnn" / "config.json").read_text())
     assert config["family"] == "mtcnn" and config["task"] == "detection" and config["model_args"] == {}
     assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
-    assert loaded.config["thresholds"] == [0.6, 0.7, 0.9]  # O-Net raised from 0.7: see the model card
+    # O-Net above MTCNN's 0.7 (a false face on the astronaut's badge scores 0.825), below 0.9 (real faces score 0.899)
+    assert loaded.config["thresholds"][:2] == [0.6, 0.7] and 0.825 < loaded.config["thresholds"][2] < 0.899
 
 
 def test_extra_key_is_an_error(tmp_path) -> None:
