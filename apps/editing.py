@@ -14,7 +14,7 @@ METHODS = ["blend", "gan"]
 
 @common.inference
 def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Progress()):
-    """Edit the target's first face with the source's chosen components; return result, masks, note."""
+    """Edit the target's largest face with the source's largest face's chosen components; return result, masks, note."""
     source_image = common.read_image(source, "source photo")
     target_image = common.read_image(target, "target photo")
     name = common.model_choices(TASK)[0]
@@ -58,8 +58,8 @@ def edit_with_mask(source: str, target: str, painted: dict, progress=gr.Progress
 
 def build() -> None:
     with gr.Row():
-        source = gr.Image(type="filepath", label="Source (components come from here)")
-        target = gr.Image(type="filepath", label="Target (the photo that is edited)")
+        source = gr.Image(type="filepath", label="Source (components come from its largest face)")
+        target = gr.Image(type="filepath", label="Target (its largest face is edited)")
     with gr.Row():
         parts = gr.CheckboxGroup(PARTS, value=["hair"], label="Components to move")
         method = gr.Radio(METHODS, value="blend", label="Method (blend: classical compositing; gan: mask-guided editor)")
