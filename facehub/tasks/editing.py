@@ -119,6 +119,11 @@ class EditResult:
                 "size": list(self.image.shape[:2])}
 
 
+def largest_face(faces: list[Face]) -> Face:
+    """The face with the largest box area (``faces`` must not be empty)."""
+    return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
+
+
 class LargestFaceDetector:
     """The one face per photo the editor edits, its largest, found with a smaller image pyramid.
 
@@ -140,7 +145,7 @@ class LargestFaceDetector:
         if result is None or not result.faces:
             result = self.detector(image)
         if result.faces:
-            result.faces = [max(result.faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))]
+            result.faces = [largest_face(result.faces)]
         return result
 
 
@@ -200,7 +205,7 @@ class PortraitEditor(Predictor):
         if not faces:
             parsed = ParsedPhoto(array, None, None)
         else:
-            face = max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
+            face = largest_face(faces)
             class_map, labels = _class_map(result, self.parser)
             parsed = ParsedPhoto(array, face, to_edit_labels(class_map, labels))
         self._cache[key] = parsed
