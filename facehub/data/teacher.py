@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cache_root, data_root
+from .ytf68 import LandmarkSample
 
 # dataset name -> image folder relative to the data root
 TEACHER_DATASETS: dict[str, str] = {
@@ -97,14 +98,13 @@ def load_teacher_cache(dataset: str, root: Path | None = None) -> TeacherCache:
     )
 
 
-def teacher_landmark_samples(datasets: list[str], root: Path | None = None) -> list:
+def teacher_landmark_samples(datasets: list[str], root: Path | None = None) -> list[LandmarkSample]:
     """Teacher-labelled 68-point faces: the cached 468 points of ``datasets`` through the fitted 468 -> 68 map.
 
     Returns ``LandmarkSample``s (points (68, 2) float pixels of the image) with ``person``
     ``"<dataset>:<stem>"`` (these images hold one person each); faces the teacher missed are skipped.
     """
     from ..uv import points_468_to_68
-    from .ytf68 import LandmarkSample
 
     samples = []
     for dataset in datasets:
