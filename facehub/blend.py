@@ -26,16 +26,7 @@ import torch.nn.functional as F
 
 from .align import invert_affine, similarity_transform
 from .blend_ops import dilate, erode, fill_region, gaussian_blur, match_colour, poisson_clone, push_pull_fill
-from .editing.masks import BACKGROUND, HAIR, INDEX, PART_CLASSES, SKIN, parse_parts
-
-# inner parts are moved one connected group at a time
-_GROUPS: dict[str, list[tuple[str, ...]]] = {
-    "eyes": [("left_eye",), ("right_eye",)],
-    "brows": [("left_eyebrow",), ("right_eyebrow",)],
-    "nose": [("nose",)],
-    "mouth": [("upper_lip", "inner_mouth", "lower_lip")],
-}
-
+from .editing.masks import BACKGROUND, COMPONENT_GROUPS, HAIR, INDEX, PART_CLASSES, SKIN, component_fit, parse_parts
 
 @dataclass
 class BlendOutput:
@@ -130,34 +121,63 @@ def head_ellipse(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     return u * u + v * v <= 1.0
 
 
+def inner_face(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """(H, W) bool: an ellipse over the eyes, nose and mouth, cut flat above the brows (five points (5, 2)).
+
+    New hair is never pasted here; outside it (cheeks, jaw, forehead) the source's hair may cover the target's face.
+    """
+    eyes = points[1] - points[0]
+    d = float(np.linalg.norm(eyes)) or 1.0
+    axis_x = eyes / d
+    axis_y = np.array([-axis_x[1], axis_x[0]])
+    eye_centre, mouth_centre = (points[0] + points[1]) / 2, (points[3] + points[4]) / 2
+    length = float(np.dot(mouth_centre - eye_centre, axis_y))
+    centre = (eye_centre + mouth_centre) / 2
+    ys = torch.arange(size[0], dtype=torch.float32)[:, None] - float(centre[1])
+    xs = torch.arange(size[1], dtype=torch.float32)[None, :] - float(centre[0])
+    u = (xs * float(axis_x[0]) + ys * float(axis_x[1])) / (0.95 * d)
+    v = (xs * float(axis_y[0]) + ys * float(axis_y[1])) / (0.5 * length + 0.45 * d)
+    return (u * u + v * v <= 1.0) & below_brows(points, size)
+
+
+def row_span(mask: torch.Tensor) -> torch.Tensor:
+    """(H, W) bool: pixels between the leftmost and rightmost pixel of ``mask`` in their row (holes and strands filled)."""
+    seen = mask.to(torch.int32)
+    return (seen.cummax(1).values > 0) & (seen.flip(1).cummax(1).values.flip(1) > 0)
+
+
 def _in(labels: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
     ids = torch.tensor([INDEX[name] for name in names])
     return torch.isin(labels, ids)
 
 
-def _centroid_area(mask: torch.Tensor) -> tuple[np.ndarray, float]:
-    ys, xs = torch.nonzero(mask, as_tuple=True)
-    return np.array([xs.float().mean().item(), ys.float().mean().item()]), float(len(xs))
-
-
 def _refine(matrix: np.ndarray, moved: torch.Tensor, wanted: torch.Tensor) -> np.ndarray:
-    """Compose ``matrix`` with the scale+shift that maps ``moved``'s centroid/area onto ``wanted``'s."""
-    (c_src, a_src), (c_dst, a_dst) = _centroid_area(moved), _centroid_area(wanted)
-    scale = float(np.clip(np.sqrt(a_dst / max(a_src, 1.0)), 0.8, 1.25))
+    """Compose ``matrix`` with the scale+shift of ``component_fit`` (``moved`` onto ``wanted``)."""
+    scale, c_src, c_dst = component_fit(moved.numpy(), wanted.numpy())
     local = np.array([[scale, 0.0, c_dst[0] - scale * c_src[0]], [0.0, scale, c_dst[1] - scale * c_src[1]]])
     return local[:, :2] @ matrix[:, :] + np.array([[0, 0, local[0, 2]], [0, 0, local[1, 2]]])
 
 
 def _hair(
     out: torch.Tensor, layout: torch.Tensor, old_hair: torch.Tensor, src_img: torch.Tensor, new_hair: torch.Tensor, head: torch.Tensor,
-    face_size: float,
+    beside_face: torch.Tensor, face_size: float,
 ) -> torch.Tensor:
-    """Inpaint the target's uncovered hair, then paste the new hair; returns the edited mask."""
+    """Inpaint the target's uncovered hair, then paste the new hair; returns the edited mask.
+
+    ``head``: (H, W) bool where uncovered hair becomes skin; ``beside_face``: rows where uncovered hair between
+    the new hair and the face takes the new hair's colours.
+    """
     leftover = old_hair & ~new_hair
+    # old hair between the new hair and the face (a wider source face left it uncovered) gets the new hair's colours
+    gap = leftover & ~head & beside_face & row_span(new_hair | _in(layout, PART_CLASSES["face"]))
+    if bool(gap.any()) and bool(new_hair.any()):
+        src_img = torch.where(gap[None], push_pull_fill(src_img, new_hair), src_img)
+        new_hair = new_hair | gap
+        leftover = leftover & ~gap
     known = ~old_hair
     if bool(leftover.any()) and bool(known.any()):
         face = (layout != BACKGROUND) & (layout != HAIR) & known
-        to_skin = leftover & head  # the forehead: inside the head, above the brows
+        to_skin = leftover & head  # the forehead, and strands across the face
         to_back = leftover & ~head
         for region, source_mask, label in ((to_skin, face, SKIN), (to_back, known & ~face & ~head, BACKGROUND)):
             if bool(region.any()):
@@ -216,15 +236,15 @@ def blend_parts(
             new_hair = (warped_labels == HAIR) if target_layout is None else (layout == HAIR)
             if target_layout is None:  # only hair attached to the head moves; the target keeps its face
                 new_hair = connected_hair(new_hair, np.asarray(target_points, np.float64))
-                lower_face = _in(layout, PART_CLASSES["face"]) & below_brows(np.asarray(target_points, np.float64), size)
-                new_hair &= ~lower_face
+                new_hair &= ~(_in(layout, PART_CLASSES["face"]) & inner_face(np.asarray(target_points, np.float64), size))
             hair_pixels = warped_img
             if target_layout is not None:  # painted hair the source does not cover: the source hair's texture, smoothed
                 hair_pixels = push_pull_fill(warped_img, (warped_labels == HAIR) & inside)
             points = np.asarray(target_points, dtype=np.float64)
-            head = head_ellipse(points, size) & ~below_brows(points, size, margin=0.5)
+            head = (head_ellipse(points, size) & ~below_brows(points, size, margin=0.5)) | row_span(_in(layout, PART_CLASSES["face"]))
             own_hair = connected_hair(tgt_labels == HAIR, points)
-            edited |= _hair(out, layout, own_hair, hair_pixels, new_hair, head, face_size)
+            beside_face = below_brows(points, size, margin=0.5)
+            edited |= _hair(out, layout, own_hair, hair_pixels, new_hair, head, beside_face, face_size)
         elif part == "face":
             head = _in(layout, PART_CLASSES["face"]) & (tgt_labels != HAIR)
             region = erode(head & _in(warped_labels, PART_CLASSES["face"]), 2)
@@ -232,7 +252,7 @@ def blend_parts(
             layout[region] = warped_labels[region]
             edited |= region
         else:
-            for group in _GROUPS[part]:
+            for group in COMPONENT_GROUPS[part]:
                 keep = part in ("eyes", "mouth", "brows")
                 edited |= _move_group(out, layout, tgt_labels, src, src_labels, matrix, warped_labels, group, keep)
     image = (out.clamp(0, 1) * 255 + 0.5).byte().permute(1, 2, 0).numpy()
@@ -271,6 +291,9 @@ def _move_group(
         return edited
     face = _in(lay, PART_CLASSES["face"]) & (target_labels[ys, xs] != HAIR)
     region = dilate(moved | wanted_w, radius) & (face | moved)
+    source_face = _in(labels, PART_CLASSES["face"])
+    if not bool(source_face.all()):  # the source's hair, hands or background next to the part: no gradients from them
+        img = torch.where(source_face[None], img, push_pull_fill(img, source_face, margin=None))
     cloned = poisson_clone(img, out[:, ys, xs], region)
     if keep_colour:  # the component itself keeps the source's colours (iris, lipstick); its border stays seamless
         alpha = gaussian_blur(erode(moved, 1).float(), 1.0)[None] * face[None]

@@ -13,7 +13,8 @@ pair, method (blend, gan) and part set (hair; eyes; mouth) it measures:
   region is nearer the source part's mean colour than the target's.
 * ``f1``: re-parsing the output with the parser, F1 of each edited class
   against the intended layout (target mask with the source's parts, moved by
-  the five-point similarity), averaged over the edited classes.
+  the five-point similarity, each inner component then fitted onto the
+  target's by ``fit_components``), averaged over the edited classes.
 * ``ms``: the edit's wall time including detection and parsing of both photos.
 """
 
@@ -35,7 +36,7 @@ from facehub.align import similarity_transform  # noqa: E402
 from facehub.blend import warp_with_labels  # noqa: E402
 from facehub.blend_ops import dilate, rgb_to_lab  # noqa: E402
 from facehub.data import data_root  # noqa: E402
-from facehub.editing.masks import PART_CLASSES, intended_layout, part_mask  # noqa: E402
+from facehub.editing.masks import PART_CLASSES, fit_components, intended_layout, part_mask  # noqa: E402
 
 PART_SETS = {"hair": ("hair",), "eyes": ("eyes",), "mouth": ("mouth",)}
 
@@ -68,7 +69,8 @@ def measure(editor, source: np.ndarray, target: np.ndarray, parts: tuple[str, ..
     if not result.faces:
         return None
     src, tgt = editor.parse(source), editor.parse(target)
-    intended = intended_layout(tgt.class_map, warped_source_map(editor, src, tgt), parts)
+    placed = fit_components(warped_source_map(editor, src, tgt), tgt.class_map, parts)
+    intended = intended_layout(tgt.class_map, placed, parts)
     height, width = target.shape[:2]
     edited = np.zeros((height, width), bool)
     for part in parts:

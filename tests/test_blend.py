@@ -172,3 +172,48 @@ def test_connected_hair_drops_blobs_away_from_the_head() -> None:
     assert bool(kept[25, 48]) and bool(kept[70, 28])
     assert not bool(kept[90, 80])
     assert not bool((kept & ~hair).any())
+
+
+def test_fit_components_places_the_source_part_on_the_target_part() -> None:
+    from facehub.editing.masks import component_fit, fit_components
+
+    source = np.full((64, 64), SKIN, np.uint8)
+    source[:8] = HAIR
+    source[20:24, 10:18] = INDEX["left_eye"]  # 32 px, centre (13.5, 21.5)
+    target = np.full((64, 64), SKIN, np.uint8)
+    target[30:35, 30:40] = INDEX["left_eye"]  # 50 px, centre (34.5, 32)
+    scale, c_src, c_dst = component_fit(source == INDEX["left_eye"], target == INDEX["left_eye"])
+    assert scale == pytest.approx(np.sqrt(50 / 32)) and np.allclose(c_src, (13.5, 21.5)) and np.allclose(c_dst, (34.5, 32))
+    placed = fit_components(source, target, ["eyes"])
+    ys, xs = np.nonzero(placed == INDEX["left_eye"])
+    assert abs(xs.mean() - 34.5) < 1 and abs(ys.mean() - 32) < 1 and 40 <= len(xs) <= 60
+    assert not (placed[18:26, 8:20] == INDEX["left_eye"]).any()  # gone from where the source had it
+    assert np.array_equal(placed == HAIR, source == HAIR)  # hair is not an inner part: left as aligned
+    layout = intended_layout(target, placed, ["eyes"])
+    assert np.array_equal(layout == INDEX["left_eye"], placed == INDEX["left_eye"])
+
+
+def test_row_span_and_inner_face() -> None:
+    from facehub.blend import inner_face, row_span
+
+    mask = torch.zeros(8, 8, dtype=torch.bool)
+    mask[2, 1] = mask[2, 5] = True
+    mask[4, 3] = True
+    span = row_span(mask)
+    assert span[2, 1:6].all() and not span[2, 0] and not span[2, 6:].any() and span[4].sum() == 1 and not span[0].any()
+    points = np.array([[40.0, 45.0], [56.0, 45.0], [48.0, 55.0], [42.0, 65.0], [54.0, 65.0]])
+    inner = inner_face(points, (96, 96))
+    assert inner[45, 40] and inner[55, 48] and inner[66, 48]  # eyes, nose, mouth
+    assert not inner[30, 48] and not inner[55, 20] and not inner[55, 76]  # forehead, far cheeks
+
+
+def test_new_hair_may_frame_the_cheeks_but_never_covers_eyes_or_mouth() -> None:
+    source = _portrait((30, 60, 200), slice(0, 96), seed=1)
+    target = _portrait((200, 40, 20), slice(12, 96), seed=2)
+    src_labels = source[1].copy()
+    src_labels[40:75, 27:33] = HAIR  # long strands down the source's left cheek
+    src_labels[44:48, 36:44] = HAIR  # and a strand over its left eye
+    out = blend_parts(source[0], src_labels, source[2], *target, parts=("hair",))
+    assert (out.layout[50:58, 28:32] == HAIR).all()  # the cheek, outside the eyes-nose-mouth ellipse
+    assert (out.layout[44:48, 36:44] == INDEX["left_eye"]).all()
+    assert np.array_equal(out.image[44:48, 36:44], target[0][44:48, 36:44])

@@ -36,6 +36,14 @@ PART_CLASSES: dict[str, tuple[str, ...]] = {
 }
 _PART_ALIASES = {"eye": "eyes", "eyebrows": "brows", "brow": "brows", "lips": "mouth", "skin": "face", "hairs": "hair"}
 
+# inner parts are moved one connected group at a time, each fitted onto the target's group
+COMPONENT_GROUPS: dict[str, list[tuple[str, ...]]] = {
+    "eyes": [("left_eye",), ("right_eye",)],
+    "brows": [("left_eyebrow",), ("right_eyebrow",)],
+    "nose": [("nose",)],
+    "mouth": [("upper_lip", "inner_mouth", "lower_lip")],
+}
+
 # The GAN's five local components (the paper's left eye, right eye, mouth, face skin, hair).
 GAN_COMPONENTS: tuple[str, ...] = ("left_eye", "right_eye", "mouth", "face", "hair")
 
@@ -77,11 +85,56 @@ def part_mask(class_map: np.ndarray, part: str) -> np.ndarray:
     return np.isin(class_map, class_ids(part))
 
 
+def component_fit(moved: np.ndarray, wanted: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """How a source component is placed on the target's: ``(scale, source_centre, target_centre)``.
+
+    ``moved``/``wanted``: (H, W) bool masks of the component (source already
+    aligned by the five points) and of the target's. The source is scaled about
+    its centroid so its area matches the target's (scale clipped to [0.8, 1.25])
+    and its centroid moved onto the target's; centres are (x, y) pixels.
+    """
+    (ys_s, xs_s), (ys_t, xs_t) = np.nonzero(moved), np.nonzero(wanted)
+    scale = float(np.clip(np.sqrt(len(xs_t) / max(len(xs_s), 1)), 0.8, 1.25))
+    return scale, np.array([xs_s.mean(), ys_s.mean()]), np.array([xs_t.mean(), ys_t.mean()])
+
+
+def fit_components(source_map: np.ndarray, target_map: np.ndarray, parts: Iterable[str]) -> np.ndarray:
+    """Place each inner component of an aligned source map onto the target's (``component_fit``).
+
+    ``source_map``: (H, W) EDIT_LABELS of the source already aligned to the
+    target by the five points; ``target_map``: the target's (H, W). Returns a
+    copy of ``source_map`` whose eyes, brows, nose and mouth (those in ``parts``)
+    sit where the target's do, at the target's size: what ``blend_parts``
+    renders and ``intended_layout`` expects. Hair and face are left as aligned.
+    """
+    source_map = np.asarray(source_map, dtype=np.uint8)
+    out = source_map.copy()
+    height, width = out.shape
+    for part in parse_parts(parts):
+        for group in COMPONENT_GROUPS.get(part, []):
+            ids = [INDEX[name] for name in group]
+            moved, wanted = np.isin(source_map, ids), np.isin(target_map, ids)
+            if moved.sum() < 4 or wanted.sum() < 4:
+                continue
+            scale, c_src, c_dst = component_fit(moved, wanted)
+            out[moved] = SKIN
+            ys, xs = np.nonzero(moved)  # the placed component's box, then sample it back from the source
+            x0, x1 = (np.array([xs.min(), xs.max()]) - c_src[0]) * scale + c_dst[0]
+            y0, y1 = (np.array([ys.min(), ys.max()]) - c_src[1]) * scale + c_dst[1]
+            gy, gx = np.mgrid[max(0, int(y0) - 1): min(height, int(y1) + 2), max(0, int(x0) - 1): min(width, int(x1) + 2)]
+            sx = np.clip(np.rint((gx - c_dst[0]) / scale + c_src[0]).astype(int), 0, width - 1)
+            sy = np.clip(np.rint((gy - c_dst[1]) / scale + c_src[1]).astype(int), 0, height - 1)
+            hit = moved[sy, sx]
+            out[gy[hit], gx[hit]] = source_map[sy[hit], sx[hit]]
+    return out
+
+
 def intended_layout(target_map: np.ndarray, source_map: np.ndarray, parts: Iterable[str]) -> np.ndarray:
     """The layout an edit aims at: the target's map with the source's parts.
 
     ``source_map`` is the source's class map already aligned to the target
-    (same (H, W)). Target pixels of an edited part that the source does not
+    (same (H, W); pass it through ``fit_components`` to place inner parts where
+    the target's are, as the editor does). Target pixels of an edited part that the source does not
     cover become background (hair) or skin (inner parts; face -> the source
     face inside the target's head). Returns (H, W) uint8.
     """

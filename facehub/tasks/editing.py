@@ -27,7 +27,7 @@ import torch
 from ..align import crop_faces, paste_back, warp_affine
 from ..blend import blend_parts
 from ..blend_ops import dilate, gaussian_blur
-from ..editing.masks import EDIT_LABELS, intended_layout, parse_parts, part_mask, to_edit_labels
+from ..editing.masks import EDIT_LABELS, fit_components, intended_layout, parse_parts, part_mask, to_edit_labels
 from ..hub import LoadedModel
 from ..image import ImageInput, load_image
 from ..models.portrait_editor import COMPONENTS, make_inputs
@@ -269,7 +269,7 @@ class PortraitEditor(Predictor):
         if painted is not None:
             layout = _warp_labels(painted, tgt_m[0], size)
         else:
-            layout = intended_layout(tgt_map, src_map, parts)
+            layout = intended_layout(tgt_map, fit_components(src_map, tgt_map, parts), parts)
         swap = torch.tensor([[any(c in _PART_COMPONENTS[p] for p in parts) for c in COMPONENTS]])
         hot = _one_hot
         inputs = make_inputs(src_crop * 2 - 1, hot(src_map), tgt_crop * 2 - 1, hot(layout), swap, original_mask=hot(tgt_map))
