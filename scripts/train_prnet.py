@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import os
 import sys
@@ -35,6 +36,13 @@ from facehub.uv import points_468_to_68, uv_layout  # noqa: E402
 MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 
 
+def nme_real(pred468: torch.Tensor, labels68: torch.Tensor, mapping: tuple[np.ndarray, np.ndarray] | None) -> torch.Tensor:
+    """(N,) 68-point 2D NME of the mapped prediction against human labels (N, 68, 2), sqrt-box-area normalised."""
+    p = points_468_to_68(pred468, mapping)[..., :2]
+    wh = labels68.amax(1) - labels68.amin(1)
+    return (p - labels68).norm(dim=-1).mean(-1) / (wh[:, 0] * wh[:, 1]).sqrt()
+
+
 def nme_68(pred468: torch.Tensor, gt468: torch.Tensor) -> torch.Tensor:
     """(N,) 68-point 2D NME of mapped points, normalised by sqrt of the GT 68 box area."""
     p, g = points_468_to_68(pred468)[..., :2], points_468_to_68(gt468)[..., :2]
@@ -43,20 +51,27 @@ def nme_68(pred468: torch.Tensor, gt468: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, data: PRNetDataset, batch: int = 32) -> dict[str, float]:
-    """Held-out NME (teacher 68-mapped points) and UV-map mean abs error (crop px)."""
+def evaluate(
+    model: torch.nn.Module, data: PRNetDataset, batch: int = 32, mapping: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, float]:
+    """Held-out NME (teacher 68-mapped points), NME against human labels (ytf68 faces, ``mapping``) and UV-map mean abs error (crop px)."""
     model.eval()
     layout = data.layout
-    errors, maes = [], []
+    errors, real, maes = [], [], []
     valid = torch.from_numpy(layout.valid)
     for start in range(0, len(data), batch):
         items = [data[i] for i in range(start, min(start + batch, len(data)))]
-        x, uv, pts = (torch.stack(t) for t in zip(*items))
+        x, uv, pts, labels = (torch.stack(t) for t in zip(*items))
         out = model(x)
-        errors.append(nme_68(layout.sample(out), pts))
+        vertices = layout.sample(out)
+        errors.append(nme_68(vertices, pts))
+        labelled = torch.isfinite(labels[:, 0, 0])
+        if labelled.any():
+            real.append(nme_real(vertices[labelled], labels[labelled], mapping))
         maes.append((out - uv).abs()[:, :, valid].mean((1, 2)))
     model.train()
-    return {"nme68": float(torch.cat(errors).mean()), "uv_mae": float(torch.cat(maes).mean())}
+    real_nme = float(torch.cat(real).mean()) if real else float("nan")
+    return {"nme68": float(torch.cat(errors).mean()), "nme_real": real_nme, "uv_mae": float(torch.cat(maes).mean())}
 
 
 def learning_rate(base: float, progress: float, warmup: float = 0.02) -> float:
@@ -83,6 +98,11 @@ def main() -> None:
     parser.add_argument("--val-limit", type=int, default=400)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init-from", type=Path, help="start from this run's checkpoint (weights only)")
+    parser.add_argument("--labels68-weight", type=float, default=0.0,
+                        help="weight of an L1 loss (crop px) between the mapped 68 points and ytf68's human labels; "
+                             "> 0 also picks the best checkpoint by held-out NME against those labels")
+    parser.add_argument("--map-68", type=Path, help="468 -> 68 map JSON (scripts/fit_68_map.py --out) for that loss; default: the teacher map")
     parser.add_argument("--push-to-hub", default="")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -104,6 +124,14 @@ def main() -> None:
     model = PRNet(**model_args)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     mask = torch.from_numpy(uv_layout(args.uv_size).loss_mask())[None, None]
+    mapping = None
+    if args.map_68:
+        fitted = json.loads(args.map_68.read_text())
+        mapping = (np.asarray(fitted["indices"]), np.asarray(fitted["weights"], dtype=np.float64))
+    if args.init_from:
+        model.load_state_dict(torch.load(args.init_from, map_location="cpu", weights_only=True)["model"])
+        print(f"initialised from {args.init_from}", flush=True)
+    select = "nme_real" if args.labels68_weight > 0 else "nme68"
     step, elapsed, best = 0, 0.0, float("inf")
     if args.resume and (args.out / "last.pt").is_file():
         state = torch.load(args.out / "last.pt", map_location="cpu", weights_only=True)
@@ -127,14 +155,14 @@ def main() -> None:
     log = log_path.open("a", newline="")
     writer = csv.writer(log)
     if new_log:
-        writer.writerow(["step", "epoch", "minutes", "lr", "loss", "val_nme68", "val_uv_mae"])
+        writer.writerow(["step", "epoch", "minutes", "lr", "loss", "val_nme68", "val_uv_mae", "val_nme_real"])
     loader = torch.utils.data.DataLoader(train, batch_size=args.batch, shuffle=True, drop_last=True, num_workers=0)
     model.train()
     start = time.time() - elapsed
     bar = tqdm(initial=step, total=total_steps if not args.budget_min else None, dynamic_ncols=True, mininterval=10)
     running, done = 0.0, False
     while not done:
-        for x, uv, _ in loader:
+        for x, uv, _, labels in loader:
             elapsed = time.time() - start
             progress = elapsed / (args.budget_min * 60) if args.budget_min else step / total_steps
             if progress >= 1.0:
@@ -145,6 +173,10 @@ def main() -> None:
                 group["lr"] = lr
             out = model(x)
             loss = ((out - uv).abs().sum(1, keepdim=True) * mask).sum() / (mask.sum() * len(x))
+            labelled = torch.isfinite(labels[:, 0, 0])
+            if args.labels68_weight > 0 and labelled.any():
+                points = points_468_to_68(train.layout.sample(out[labelled]), mapping)[..., :2]
+                loss = loss + args.labels68_weight * (points - labels[labelled]).abs().mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -156,18 +188,20 @@ def main() -> None:
             if step % args.save_every == 0:
                 save("last")
             if step % args.eval_every == 0:
-                metrics = evaluate(model, val_subset)
-                writer.writerow([step, round(step / steps_per_epoch, 2), round(elapsed / 60, 2), f"{lr:.2e}", round(running, 4), round(metrics["nme68"], 5), round(metrics["uv_mae"], 3)])
+                metrics = evaluate(model, val_subset, mapping=mapping)
+                writer.writerow([step, round(step / steps_per_epoch, 2), round(elapsed / 60, 2), f"{lr:.2e}", round(running, 4),
+                                 round(metrics["nme68"], 5), round(metrics["uv_mae"], 3), round(metrics["nme_real"], 5)])
                 log.flush()
                 print(f"\nstep {step}: {metrics}", flush=True)
-                if metrics["nme68"] < best:
-                    best = metrics["nme68"]
+                if metrics[select] < best:
+                    best = metrics[select]
                     save("best")
-    metrics = evaluate(model, val_subset)
-    writer.writerow([step, round(step / steps_per_epoch, 2), round(elapsed / 60, 2), "end", round(running, 4), round(metrics["nme68"], 5), round(metrics["uv_mae"], 3)])
+    metrics = evaluate(model, val_subset, mapping=mapping)
+    writer.writerow([step, round(step / steps_per_epoch, 2), round(elapsed / 60, 2), "end", round(running, 4),
+                     round(metrics["nme68"], 5), round(metrics["uv_mae"], 3), round(metrics["nme_real"], 5)])
     log.close()
-    if metrics["nme68"] < best:
-        best = metrics["nme68"]
+    if metrics[select] < best:
+        best = metrics[select]
         save("best")
     save("last")
     print(f"done: step {step}, final {metrics}, best {best:.4f}", flush=True)

@@ -82,7 +82,8 @@ def _dataset(augment: Augment, seed: int = 0) -> tuple[PRNetDataset, np.ndarray]
 
 def test_plain_crop_targets_match_the_model_crop() -> None:
     data, loose_points = _dataset(Augment.none())
-    crop, uv, points = data[0]
+    crop, uv, points, labels68 = data[0]
+    assert labels68.shape == (68, 2) and torch.isnan(labels68).all()  # a face without human labels
     assert crop.shape == (3, 64, 64) and uv.shape == (3, 32, 32) and points.shape == (468, 3)
     k = 64 * LOOSE / data.crops.images.shape[1]
     c_in, c_out = (data.crops.images.shape[1] - 1) / 2, (64 - 1) / 2
@@ -97,7 +98,7 @@ def test_plain_crop_targets_match_the_model_crop() -> None:
 def test_augmented_targets_follow_the_image(seed: int) -> None:
     """Rotation, scale, shift and mirror move the painted nose-tip dot and its target point together."""
     data, _ = _dataset(Augment(colour_prob=0.0, gray_prob=0.0, blur_prob=0.0, flip_prob=0.5), seed=seed)
-    crop, _, points = data[0]
+    crop, _, points, _ = data[0]
     brightness = crop.mean(0).numpy() + 1.0  # 0 = black
     weight = np.where(brightness > 0.5 * brightness.max(), brightness, 0.0)
     ys, xs = np.mgrid[0:64, 0:64]
@@ -105,6 +106,16 @@ def test_augmented_targets_follow_the_image(seed: int) -> None:
     assert abs(x - points[1, 0]) <= 1.0 and abs(y - points[1, 1]) <= 1.0
     eyes = points[[33, 263], 0]
     assert eyes[0] < eyes[1] or abs(float(points[33, 1] - points[263, 1])) > 10  # image-left eye stays index 33 after a mirror
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_human_labels_move_and_mirror_with_the_crop(seed: int) -> None:
+    """Labels given as the face's own 68-mapped points stay its 68-mapped points through rotation, scale and mirror."""
+    data, loose_points = _dataset(Augment(colour_prob=0.0, gray_prob=0.0, blur_prob=0.0, flip_prob=0.5), seed=seed)
+    data.crops.labels68 = points_468_to_68(loose_points[None, :, :2]).astype(np.float32)
+    _, _, points, labels68 = data[0]
+    expected = points_468_to_68(points.numpy().astype(np.float64))[:, :2]
+    assert np.abs(labels68.numpy() - expected).max() < 1.0
 
 
 def test_mirror_index_is_an_involution() -> None:

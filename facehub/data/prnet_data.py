@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from ..align import CropSpec, alignment_matrix, five_points_from_68
+from ..landmarks68 import flip_index
 from ..uv import canonical_mesh, points_468_to_68, uv_layout
 from . import cache_root
 from .teacher import load_teacher_cache
@@ -59,12 +60,18 @@ def five_points_from_468(points: np.ndarray) -> np.ndarray:
 
 @dataclass
 class LooseCrops:
-    """images (N, L, L, 3) uint8; points (N, 468, 3) float32 in loose-crop pixels; names (N,) str; sources (N,) str."""
+    """images (N, L, L, 3) uint8; points (N, 468, 3) float32 in loose-crop pixels; names (N,) str; sources (N,) str;
+    labels68 (N, 68, 2) float32 human-labelled 68 points in loose-crop pixels (NaN where a face has none)."""
 
     images: np.ndarray
     points: np.ndarray
     names: np.ndarray
     sources: np.ndarray
+    labels68: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.labels68 is None:
+            self.labels68 = np.full((len(self.images), 68, 2), np.nan, dtype=np.float32)
 
 
 def loose_matrix(points5: np.ndarray, spec: CropSpec, loose_size: int) -> np.ndarray:
@@ -81,7 +88,11 @@ def build_loose_crops(split: str, spec: CropSpec, loose_size: int) -> LooseCrops
     path = cache_root() / "prnet" / f"{split}_{spec.size}_{spec.zoom}_{spec.shift_y}_{loose_size}.npz"
     if path.is_file():
         z = np.load(path)
-        return LooseCrops(z["images"], z["points"], z["names"], z["sources"])
+        if "labels68" in z.files:
+            return LooseCrops(z["images"], z["points"], z["names"], z["sources"], z["labels68"])
+        crops = LooseCrops(z["images"], z["points"], z["names"], z["sources"], _ytf68_labels(z["names"], z["sources"], spec, loose_size))
+        np.savez(path, images=crops.images, points=crops.points, names=crops.names, sources=crops.sources, labels68=crops.labels68)
+        return crops
     held = ytf68_val_people()
     images, points, names, sources = [], [], [], []
     for dataset in TRAIN_SETS if split == "train" else VAL_SETS:
@@ -100,10 +111,26 @@ def build_loose_crops(split: str, spec: CropSpec, loose_size: int) -> LooseCrops
             points.append(np.concatenate([xy, pts[:, 2:] * scale], 1).astype(np.float32))
             names.append(str(name))
             sources.append(dataset)
-    crops = LooseCrops(np.stack(images), np.stack(points), np.array(names), np.array(sources))
+    names_, sources_ = np.array(names), np.array(sources)
+    crops = LooseCrops(np.stack(images), np.stack(points), names_, sources_, _ytf68_labels(names_, sources_, spec, loose_size))
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, images=crops.images, points=crops.points, names=crops.names, sources=crops.sources)
+    np.savez(path, images=crops.images, points=crops.points, names=crops.names, sources=crops.sources, labels68=crops.labels68)
     return crops
+
+
+def _ytf68_labels(names: np.ndarray, sources: np.ndarray, spec: CropSpec, loose_size: int) -> np.ndarray:
+    """(N, 68, 2) float32: ytf68's human labels moved into each loose crop (the crop's own teacher alignment); NaN elsewhere."""
+    from .ytf68 import read_ytf68
+
+    labels = {sample.path.name: sample.points for sample in read_ytf68()}
+    cache = load_teacher_cache("ytf68")
+    index = {str(n): i for i, n in enumerate(cache.names)}
+    out = np.full((len(names), 68, 2), np.nan, dtype=np.float32)
+    for i, (name, source) in enumerate(zip(names, sources)):
+        if source == "ytf68" and str(name) in labels and str(name) in index:
+            matrix = loose_matrix(five_points_from_468(cache.points[index[str(name)]]), spec, loose_size)
+            out[i] = labels[str(name)] @ matrix[:, :2].T + matrix[:, 2]
+    return out
 
 
 @dataclass
@@ -125,7 +152,8 @@ class Augment:
 
 
 class PRNetDataset(torch.utils.data.Dataset):
-    """Yields (crop (3, s, s) normalised float, uv map (3, uv, uv) crop pixels, points (468, 3) crop pixels)."""
+    """Yields (crop (3, s, s) normalised float, uv map (3, uv, uv) crop pixels, points (468, 3) crop pixels,
+    labels68 (68, 2) human-labelled points in crop pixels, NaN where the face has none)."""
 
     def __init__(
         self, crops: LooseCrops, spec: CropSpec, uv_size: int, augment: Augment, mean: list[float], std: list[float], seed: int = 0
@@ -135,6 +163,7 @@ class PRNetDataset(torch.utils.data.Dataset):
         self.mean = np.asarray(mean, dtype=np.float32)[:, None, None]
         self.std = np.asarray(std, dtype=np.float32)[:, None, None]
         self.mirror = mirror_index()
+        self.mirror_68 = np.asarray(flip_index(68))
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -168,7 +197,7 @@ class PRNetDataset(torch.utils.data.Dataset):
             out = cv2.GaussianBlur(out, (0, 0), r.uniform(0.5, 1.5))
         return np.clip(out, 0, 255)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         image, points = self.crops.images[index], self.crops.points[index].astype(np.float64)
         size = self.spec.size
         matrix, flip = self._matrix(image.shape[0])
@@ -178,9 +207,12 @@ class PRNetDataset(torch.utils.data.Dataset):
         scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
         xy = points[:, :2] @ matrix[:, :2].T + matrix[:, 2]
         target = np.concatenate([xy, points[:, 2:] * scale], 1)
+        labels68 = self.crops.labels68[index].astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
         if flip:
             target = target[self.mirror]
+            labels68 = labels68[self.mirror_68]
         crop = (self._colour(crop) / 255.0).transpose(2, 0, 1)
         crop = (crop - self.mean) / self.std
         uv = self.layout.rasterise(target)
-        return torch.from_numpy(crop.astype(np.float32)), torch.from_numpy(uv), torch.from_numpy(target.astype(np.float32))
+        return (torch.from_numpy(crop.astype(np.float32)), torch.from_numpy(uv), torch.from_numpy(target.astype(np.float32)),
+                torch.from_numpy(labels68.astype(np.float32)))
