@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--map-68", type=Path, help="the model's own 468 -> 68 map (fit_68_map.py --student)")
     parser.add_argument("--out", type=Path, default=Path("weights/prnet"))
     parser.add_argument("--fp32", action="store_true")
+    parser.add_argument("--note", default="", help="markdown appended to the card's training section (stages, commands)")
+    parser.add_argument("--extra", default="", help="markdown appended to the card's end (e.g. how inference settings were chosen)")
     args = parser.parse_args()
 
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
@@ -93,13 +95,16 @@ def main() -> None:
     rows = list(csv.DictReader(args.log.open())) if args.log.is_file() else []
     evaluated = [r for r in rows if r["val_nme68"]]
     minutes = float(rows[-1]["minutes"]) if rows else float(state.get("elapsed", 0)) / 60
+    at_best = next((r for r in evaluated if int(r["step"]) == int(state["step"])), None)
     metrics: dict[str, float | str] = {
         "steps at the shipped checkpoint (batch 16)": int(state["step"]),
         "training wall time, whole run (min, 1 shared CPU core)": round(minutes, 1),
-        "val NME vs teacher 68 (teacher-aligned crops, during training)": round(float(state["best"]), 5) if evaluated else "n/a",
+        "val NME vs teacher 68 (teacher-aligned crops, during training)": round(float(at_best["val_nme68"]), 5) if at_best else "n/a",
         "fp16 max 68-point shift (crop px)": round(shift, 4),
         "ms per face (reconstruct stage, 2 threads)": args.ms_per_face,
     }
+    if at_best and at_best.get("val_nme_real") not in (None, "", "nan"):
+        metrics["val NME vs ytf68 human labels (teacher-aligned crops, during training)"] = round(float(at_best["val_nme_real"]), 5)
     report = json.loads(args.eval.read_text()) if args.eval and args.eval.is_file() else {}
     for dataset, parts in report.get("heldout", {}).items():
         for part, values in parts.items():
@@ -131,6 +136,7 @@ def main() -> None:
             f"468 -> 68 map fit on ytf68 (k={map_fit['k']} vertices per point): NME {map_fit['nme_heldout_mean']} "
             f"on held-out people ({map_fit['heldout_faces']} faces) vs their real labels.{own_map} "
             f"Inference: refine passes {args.refine_passes}, mirrored-crop averaging {args.flip_test}."
+            + (f"\n\n{args.note}" if args.note else "")
         ),
         metrics=metrics,
         extra=(
@@ -138,6 +144,7 @@ def main() -> None:
             "(AFLW2000-3D protocol). Reproduce: `python scripts/evaluate_prnet.py --heldout --limit 100` (ytf68 held-out people, CelebAMask-HQ val) and, with AFLW2000-3D, "
             "`--aflw2000 DIR`. The model learns from a teacher, so its 3D shape inherits MediaPipe's biases "
             "(no ears, neck or hair; depth is the teacher's relative depth, not metric)."
+            + (f"\n\n{args.extra}" if args.extra else "")
         ),
         license_note=(
             "Trained on research-only data (CelebAMask-HQ: non-commercial research only; Figaro1k and YouTube "
