@@ -144,3 +144,46 @@ def test_flip_test_averages_the_mirror_correctly() -> None:
     predictor.model = _ConstantModel(raw)
     out = predictor.predict_crops(torch.zeros(1, 3, 64, 64))
     assert np.allclose(out[0], (raw + flip_points(raw, 64)) / 2, atol=1e-4)
+
+
+@pytest.mark.parametrize("flip_test", [False, True])
+def test_point_offset_is_subtracted_after_mirror_averaging(flip_test: bool) -> None:
+    from facehub.landmarks68 import flip_points
+
+    rng = np.random.default_rng(4)
+    raw = rng.random((68, 2)) * 63
+    offset = rng.normal(0, 0.8, (68, 2))
+    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
+              "point_offset": offset.tolist()}
+    predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(raw), config, Path(".")),
+                                  detector=FixedDetector([]), device="cpu", flip_test=flip_test)
+    expected = (raw + flip_points(raw, 64)) / 2 if flip_test else raw
+    assert np.allclose(predictor.predict_crops(torch.zeros(2, 3, 64, 64)), (expected - offset)[None], atol=1e-4)
+
+
+def test_fitted_offset_is_the_mean_crop_residual() -> None:
+    """``scripts/fit_landmark_offset.py``: residuals in crop pixels, averaged per point, on the detector's faces."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from evaluate_landmarks import box_iou
+    from fit_landmark_offset import crop_residuals
+
+    from facehub.data.ytf68 import LandmarkSample
+
+    rng = np.random.default_rng(5)
+    truth = rng.random((68, 2)) * 40 + 40  # a face in a 128 px photo
+    shift = np.array([1.5, -0.5])
+    points5 = five_points_from_68(truth)
+    face = Face(np.r_[truth.min(0), truth.max(0)], 0.99, points5)
+    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
+              "crop": {"zoom": 0.68, "shift_y": -0.1}}
+    predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(np.zeros((68, 2))), config, Path(".")),
+                                  detector=FixedDetector([face]), device="cpu")
+    from facehub.align import alignment_matrix, transform_points
+
+    matrix = alignment_matrix(points5, predictor.crop_spec)
+    predictor.model = _ConstantModel(transform_points(truth, matrix) + shift)  # right up to a constant shift
+    image_path = Path(__file__).resolve().parent.parent / "examples" / "grace_hopper.jpg"
+    residuals = crop_residuals(predictor, [LandmarkSample(image_path, truth, "p")] * 2, box_iou)
+    assert residuals.shape == (2, 68, 2) and np.allclose(residuals, shift, atol=1e-3)
