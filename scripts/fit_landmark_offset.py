@@ -58,12 +58,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--val-fraction", type=float, default=0.12)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=800, help="training faces to fit on (a random subset; 0: all)")
+    parser.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
+                        help="fit (and store in config.json) with mirrored-crop averaging on or off; default: the config's")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     from evaluate_landmarks import box_iou, build_predictor
 
-    predictor = build_predictor(argparse.Namespace(weights=str(args.weights), model=None, refine_passes=None, flip_test=None))
+    predictor = build_predictor(argparse.Namespace(weights=str(args.weights), model=None, refine_passes=None, flip_test=args.flip_test))
     predictor.point_offset = None  # fit from the raw predictions
     train, _ = split_by_person(read_labelled_folder(args.data or data_root() / "ytf68"), args.val_fraction, args.seed)
     if args.limit:
@@ -73,10 +75,11 @@ def main(argv: list[str] | None = None) -> None:
     config_path = args.weights / "config.json"
     config = json.loads(config_path.read_text())
     config["point_offset"] = np.round(offset, 4).tolist()
+    config["flip_test"] = predictor.flip_test  # the offset holds for this setting
     config["point_offset_fit"] = {
         "faces": len(residuals), "people": len({s.person for s in train}),
         "mean_shift_px": round(float(np.linalg.norm(offset, axis=1).mean()), 4),
-        "crop_size": config.get("input_size"),
+        "crop_size": config.get("input_size"), "flip_test": predictor.flip_test,
         "command": "python scripts/fit_landmark_offset.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     config_path.write_text(json.dumps(config, indent=2) + "\n")

@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "points mapped to 68 as extra training faces (never in validation)")
     p.add_argument("--teacher-fraction", type=float, default=0.25, help="share of each batch drawn from --teacher-data")
     p.add_argument("--teacher-weight", type=float, default=0.3, help="loss weight of the teacher-labelled faces")
+    p.add_argument("--flip-prob", type=float, default=0.5,
+                   help="share of training crops mirrored (with the point-index swap); 0 keeps the labels' own asymmetry")
     p.add_argument("--ema", type=float, default=0.0,
                    help="keep an exponential moving average of the weights with this decay (e.g. 0.998); "
                         "validation, best/ and export use the average")
@@ -215,6 +217,10 @@ def export(args: argparse.Namespace, out: Path) -> None:
     fastest, median = (factor * t for t in measure_ms(model, config["input_size"]))
     load = os.getloadavg()[0]
     config = {k: v for k, v in config.items() if k != "training"}
+    fit = config.get("point_offset_fit")
+    if fit is not None and bool(fit.get("flip_test")) != bool(args.flip_test):
+        raise SystemExit(f"{best}/config.json's point_offset was fitted with flip_test={fit.get('flip_test')}; export with the "
+                         "same setting or refit it (scripts/fit_landmark_offset.py --flip-test/--no-flip-test).")
     config["refine_passes"] = args.refine_passes
     config["flip_test"] = args.flip_test
     metrics = {"val NME (inter-ocular, GT 5-point crops)": f"{info['nme']:.4f}",
@@ -223,6 +229,10 @@ def export(args: argparse.Namespace, out: Path) -> None:
                "val faces / people": f"{info['count']} / {info['people']}",
                "model ms per face, 1 thread, fastest of 40 (shared 2-core CPU)": f"{fastest:.1f}",
                f"model ms per face, 1 thread, median (load average {load:.0f} on 2 cores)": f"{median:.1f}"}
+    argv = info.get("argv", [])
+    flip_prob = info.get("flip_prob", float(argv[argv.index("--flip-prob") + 1]) if "--flip-prob" in argv else 0.5)
+    if fit is not None:
+        metrics["point_offset: mean shift subtracted (crop px)"] = f"{fit['mean_shift_px']:.3f}"
     if args.pipeline_eval is not None:
         pipe = json.loads(args.pipeline_eval.read_text())["summary"]
         metrics.update({
@@ -252,8 +262,14 @@ def export(args: argparse.Namespace, out: Path) -> None:
                   + (f", initialised from `{info['init_from']}`" if info.get("init_from") else ", from scratch (no ImageNet weights)")
                   + ", AdamW + cosine LR, "
                   "crops from the ground truth's five points jittered like a detector, rotation up to 30 degrees, "
-                  "scale, shift, mirror with index swap, colour, blur/downscale and occlusion patches. "
-                  "Command: `python scripts/train_landmarks.py " + " ".join(info.get("argv", [])) + "`."),
+                  "scale, shift, " + ("mirror with index swap, " if flip_prob > 0 else "no mirroring, ")
+                  + "colour, blur/downscale and occlusion patches. "
+                  "Command: `python scripts/train_landmarks.py " + " ".join(info.get("argv", [])) + "`."
+                  + (f" Bias correction: the model's mean error in crop pixels on {fit['faces']} faces of {fit['people']} "
+                     f"*training* people, through the detector pipeline (flip test {fit['flip_test']}), is stored as "
+                     "`point_offset` in config.json and subtracted at inference (mean shift "
+                     f"{fit['mean_shift_px']:.2f} px of a {fit['crop_size']} px crop); command: `{fit['command']}`."
+                     if fit is not None else "")),
         metrics=metrics, tags=["landmarks", "face-alignment", config["family"]],
     )
     save_pretrained(model, config, args.export, card=card, half=True)
@@ -294,7 +310,7 @@ def train(args: argparse.Namespace, out: Path) -> None:
         step, best, elapsed0 = state["step"], state["best"], state["elapsed"]
         print(f"resumed at step {step} (best val NME {best:.4f})", flush=True)
     rng = np.random.default_rng(args.seed + step)
-    cfg = AugmentConfig()
+    cfg = AugmentConfig(flip_prob=args.flip_prob)
     log_path = out / "log.csv"
     new_log = not log_path.is_file() or not args.resume
     log = log_path.open("w" if new_log else "a", newline="")
@@ -347,7 +363,7 @@ def train(args: argparse.Namespace, out: Path) -> None:
                 best = noisy["nme"]
                 save_pretrained(judged, config, out / "best", half=False)
                 info = {**clean, "nme_noisy": noisy["nme"], "step": step, "batch_size": args.batch_size,
-                        "wall_min": minutes, "people": len({s.person for s in val_s}), "argv": sys.argv[1:],
+                        "wall_min": minutes, "people": len({s.person for s in val_s}), "argv": sys.argv[1:], "flip_prob": args.flip_prob,
                         "threads": args.threads, "init_from": str(args.init_from or ""),
                         "teacher_data": args.teacher_data, "teacher_faces": len(teacher_s),
                         "teacher_fraction": args.teacher_fraction, "teacher_weight": args.teacher_weight,
