@@ -217,10 +217,6 @@ def export(args: argparse.Namespace, out: Path) -> None:
     fastest, median = (factor * t for t in measure_ms(model, config["input_size"]))
     load = os.getloadavg()[0]
     config = {k: v for k, v in config.items() if k != "training"}
-    fit = config.get("point_offset_fit")
-    if fit is not None and bool(fit.get("flip_test")) != bool(args.flip_test):
-        raise SystemExit(f"{best}/config.json's point_offset was fitted with flip_test={fit.get('flip_test')}; export with the "
-                         "same setting or refit it (scripts/fit_landmark_offset.py --flip-test/--no-flip-test).")
     config["refine_passes"] = args.refine_passes
     config["flip_test"] = args.flip_test
     metrics = {"val NME (inter-ocular, GT 5-point crops)": f"{info['nme']:.4f}",
@@ -231,8 +227,6 @@ def export(args: argparse.Namespace, out: Path) -> None:
                f"model ms per face, 1 thread, median (load average {load:.0f} on 2 cores)": f"{median:.1f}"}
     argv = info.get("argv", [])
     flip_prob = info.get("flip_prob", float(argv[argv.index("--flip-prob") + 1]) if "--flip-prob" in argv else 0.5)
-    if fit is not None:
-        metrics["point_offset: mean shift subtracted (crop px)"] = f"{fit['mean_shift_px']:.3f}"
     if args.pipeline_eval is not None:
         pipe = json.loads(args.pipeline_eval.read_text())["summary"]
         metrics.update({
@@ -265,11 +259,7 @@ def export(args: argparse.Namespace, out: Path) -> None:
                   "scale, shift, " + ("mirror with index swap, " if flip_prob > 0 else "no mirroring, ")
                   + "colour, blur/downscale and occlusion patches. "
                   "Command: `python scripts/train_landmarks.py " + " ".join(info.get("argv", [])) + "`."
-                  + (f" Bias correction: the model's mean error in crop pixels on {fit['faces']} faces of {fit['people']} "
-                     f"*training* people, through the detector pipeline (flip test {fit['flip_test']}), is stored as "
-                     "`point_offset` in config.json and subtracted at inference (mean shift "
-                     f"{fit['mean_shift_px']:.2f} px of a {fit['crop_size']} px crop); command: `{fit['command']}`."
-                     if fit is not None else "")),
+),
         metrics=metrics, tags=["landmarks", "face-alignment", config["family"]],
     )
     save_pretrained(model, config, args.export, card=card, half=True)

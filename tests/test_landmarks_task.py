@@ -146,28 +146,13 @@ def test_flip_test_averages_the_mirror_correctly() -> None:
     assert np.allclose(out[0], (raw + flip_points(raw, 64)) / 2, atol=1e-4)
 
 
-@pytest.mark.parametrize("flip_test", [False, True])
-def test_point_offset_is_subtracted_after_mirror_averaging(flip_test: bool) -> None:
-    from facehub.landmarks68 import flip_points
-
-    rng = np.random.default_rng(4)
-    raw = rng.random((68, 2)) * 63
-    offset = rng.normal(0, 0.8, (68, 2))
-    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
-              "point_offset": offset.tolist()}
-    predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(raw), config, Path(".")),
-                                  detector=FixedDetector([]), device="cpu", flip_test=flip_test)
-    expected = (raw + flip_points(raw, 64)) / 2 if flip_test else raw
-    assert np.allclose(predictor.predict_crops(torch.zeros(2, 3, 64, 64)), (expected - offset)[None], atol=1e-4)
-
-
-def test_fitted_offset_is_the_mean_crop_residual() -> None:
-    """``scripts/fit_landmark_offset.py``: residuals in crop pixels, averaged per point, on the detector's faces."""
+def test_systematic_error_is_measured_in_crop_pixels() -> None:
+    """``scripts/diagnose_landmarks.py --weights``: residuals in crop pixels on the detector's faces."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
     from evaluate_landmarks import box_iou
-    from fit_landmark_offset import crop_residuals
+    from diagnose_landmarks import crop_residuals
 
     from facehub.data.ytf68 import LandmarkSample
 

@@ -5,9 +5,6 @@ Every detected face is aligned from MTCNN's five points to the model's crop
 pixels, and they are mapped back to the photo. With ``refine_passes >= 1``
 (config key or constructor argument) the crop is re-aligned from the five
 points derived from the first prediction and the model is run again.
-``point_offset`` (config key, (N, 2) crop pixels, optional) is the model's
-mean error on its training people, fitted by ``scripts/fit_landmark_offset.py``
-on the same detector crops, and subtracted from every prediction.
 """
 
 from __future__ import annotations
@@ -114,8 +111,6 @@ class LandmarkPredictor(Predictor):
         super().__init__(loaded, detector=detector, device=device)
         self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
-        offset = self.config.get("point_offset")
-        self.point_offset = np.asarray(offset, dtype=np.float64) if offset is not None else None
 
     @classmethod
     def from_pretrained(
@@ -129,18 +124,17 @@ class LandmarkPredictor(Predictor):
 
     @torch.inference_mode()
     def predict_crops(self, crops: torch.Tensor) -> np.ndarray:
-        """(F, 3, s, s) normalised crops -> (F, N, 2) crop pixels; with ``flip_test``, averaged with the mirror's;
-        less ``point_offset`` when the checkpoint has one."""
+        """(F, 3, s, s) normalised crops -> (F, N, 2) crop pixels; with ``flip_test``, averaged with the mirror's."""
         n = getattr(self.model, "num_points", 68)
         if len(crops) == 0:
             return np.zeros((0, n, 2))
         batch = torch.cat([crops, crops.flip(-1)]) if self.flip_test else crops
         points = self.model.predict(batch.to(self.device)).float().cpu().numpy().astype(np.float64)
-        if self.flip_test:
-            mirrored = points[len(crops):, flip_index(n)]
-            mirrored[..., 0] = crops.shape[-1] - 1 - mirrored[..., 0]
-            points = (points[: len(crops)] + mirrored) / 2
-        return points - self.point_offset if self.point_offset is not None else points
+        if not self.flip_test:
+            return points
+        mirrored = points[len(crops):, flip_index(n)]
+        mirrored[..., 0] = crops.shape[-1] - 1 - mirrored[..., 0]
+        return (points[: len(crops)] + mirrored) / 2
 
     def _crops(self, pixels: torch.Tensor, points5: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
         """Crops of ``pixels`` (1, 3, H, W) in [0, 1] for faces ``points5`` (F, 5, 2): raw, normalised, matrices."""
