@@ -76,6 +76,10 @@ def _check_face(points: np.ndarray, box: np.ndarray) -> None:
     width, height = box[2] - box[0], box[3] - box[1]
     margin = np.array([0.15 * width, 0.15 * height])
     assert (points >= box[:2] - margin).all() and (points <= box[2:] + margin).all()
+    _check_order(points)
+
+
+def _check_order(points: np.ndarray) -> None:
     eyes_y = points[36:48, 1].mean()
     mouth_y = points[48:68, 1].mean()
     assert eyes_y < points[30, 1] < mouth_y < points[8, 1]  # eyes above nose above mouth above chin
@@ -111,9 +115,10 @@ def test_shipped_weights_on_held_out_person(name: str) -> None:
         image = load_image(sample.path)
         points, *_ = predictor.locate(image, five_points_from_68(sample.points)[None])
         errors.append(nme(points[0], sample.points)[0])
-        result = predictor(image)
-        assert len(result.faces) >= 1
-        _check_face(result.points[0], result.faces[0].box)
+        result = predictor(image)  # the detector's own face: a turned head's jaw may lie outside its box, so
+        assert len(result.faces) >= 1  # it is checked against the labels instead
+        assert nme(result.points[0], sample.points)[0] < 0.10
+        _check_order(result.points[0])
     assert np.median(errors) < 0.08
 
 
