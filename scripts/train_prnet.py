@@ -102,6 +102,8 @@ def main() -> None:
     parser.add_argument("--labels68-weight", type=float, default=0.0,
                         help="weight of an L1 loss (crop px) between the mapped 68 points and ytf68's human labels; "
                              "> 0 also picks the best checkpoint by held-out NME against those labels")
+    parser.add_argument("--no-mirror-labels", action="store_true",
+                        help="the human-label loss only on unmirrored samples (mirrored ones keep the teacher loss)")
     parser.add_argument("--map-68", type=Path, help="468 -> 68 map JSON (scripts/fit_68_map.py --out) for that loss; default: the teacher map")
     parser.add_argument("--push-to-hub", default="")
     args = parser.parse_args()
@@ -113,7 +115,7 @@ def main() -> None:
     loose = int(round(args.input_size * 1.625))
     train_crops = build_loose_crops("train", spec, loose)
     val_crops = build_loose_crops("val", spec, loose)
-    train = PRNetDataset(train_crops, spec, args.uv_size, Augment(), MEAN, STD, seed=int(time.time()))
+    train = PRNetDataset(train_crops, spec, args.uv_size, Augment(), MEAN, STD, seed=int(time.time()), mirror_labels=not args.no_mirror_labels)
     val = PRNetDataset(val_crops, spec, args.uv_size, Augment.none(), MEAN, STD)
     pick = np.random.default_rng(0).permutation(len(val))[: args.val_limit]
     val_subset = torch.utils.data.Subset(val, pick.tolist())

@@ -116,6 +116,15 @@ def test_human_labels_move_and_mirror_with_the_crop(seed: int) -> None:
     _, _, points, labels68 = data[0]
     expected = points_468_to_68(points.numpy().astype(np.float64))[:, :2]
     assert np.abs(labels68.numpy() - expected).max() < 1.0
+    data.rng = np.random.default_rng(seed)
+    _, mirrored = data._matrix(data.crops.images.shape[1])  # what this seed's augmentation does
+    data.mirror_labels = False
+    data.rng = np.random.default_rng(seed)  # the same augmentation again
+    _, _, _, labels_again = data[0]
+    if mirrored:  # dropped rather than index-swapped
+        assert torch.isnan(labels_again).all()
+    else:
+        assert np.allclose(labels_again.numpy(), labels68.numpy())
 
 
 def test_mirror_index_is_an_involution() -> None:

@@ -156,9 +156,13 @@ class PRNetDataset(torch.utils.data.Dataset):
     labels68 (68, 2) human-labelled points in crop pixels, NaN where the face has none)."""
 
     def __init__(
-        self, crops: LooseCrops, spec: CropSpec, uv_size: int, augment: Augment, mean: list[float], std: list[float], seed: int = 0
+        self, crops: LooseCrops, spec: CropSpec, uv_size: int, augment: Augment, mean: list[float], std: list[float], seed: int = 0,
+        mirror_labels: bool = True,
     ):
+        """``mirror_labels=False``: a mirrored sample's human labels are dropped (NaN), not index-swapped, so that
+        a loss on them learns the labellers' own left/right conventions (ytf68's are not mirror-symmetric)."""
         self.crops, self.spec, self.augment = crops, spec, augment
+        self.mirror_labels = mirror_labels
         self.layout = uv_layout(uv_size)
         self.mean = np.asarray(mean, dtype=np.float32)[:, None, None]
         self.std = np.asarray(std, dtype=np.float32)[:, None, None]
@@ -210,7 +214,7 @@ class PRNetDataset(torch.utils.data.Dataset):
         labels68 = self.crops.labels68[index].astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
         if flip:
             target = target[self.mirror]
-            labels68 = labels68[self.mirror_68]
+            labels68 = labels68[self.mirror_68] if self.mirror_labels else np.full_like(labels68, np.nan)
         crop = (self._colour(crop) / 255.0).transpose(2, 0, 1)
         crop = (crop - self.mean) / self.std
         uv = self.layout.rasterise(target)
