@@ -98,7 +98,7 @@ def main() -> None:
     at_best = next((r for r in evaluated if int(r["step"]) == int(state["step"])), None)
     metrics: dict[str, float | str] = {
         "steps at the shipped checkpoint (batch 16)": int(state["step"]),
-        "training wall time, whole run (min, 1 shared CPU core)": round(minutes, 1),
+        "training wall time of this run (min, shared 2-core CPU; threads in the command)": round(minutes, 1),
         "val NME vs teacher 68 (teacher-aligned crops, during training)": round(float(at_best["val_nme68"]), 5) if at_best else "n/a",
         "fp16 max 68-point shift (crop px)": round(shift, 4),
         "ms per face (reconstruct stage, 2 threads)": args.ms_per_face,
