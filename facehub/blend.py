@@ -106,19 +106,24 @@ def connected_hair(hair: torch.Tensor, points: np.ndarray, grid: int = 96, max_s
     return hair & full
 
 
-def head_ellipse(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
-    """(H, W) bool: an ellipse over the face and forehead from five points (5, 2), rotated with the eyes."""
+def _face_ellipse(points: np.ndarray, size: tuple[int, int], centre: np.ndarray, across: float, down: float) -> torch.Tensor:
+    """(H, W) bool: an ellipse at ``centre`` (x, y) rotated with the eyes of five points (5, 2); semi-axes
+    ``across`` (along the eyes) and ``down`` (along the face), in interocular distances."""
     eyes = points[1] - points[0]
     d = float(np.linalg.norm(eyes)) or 1.0
     axis_x = eyes / d
     axis_y = np.array([-axis_x[1], axis_x[0]])  # points down the face
-    mouth = (points[3] + points[4]) / 2
-    centre = (points[0] + points[1]) / 2 + 0.15 * (mouth - (points[0] + points[1]) / 2)
     ys = torch.arange(size[0], dtype=torch.float32)[:, None] - float(centre[1])
     xs = torch.arange(size[1], dtype=torch.float32)[None, :] - float(centre[0])
-    u = (xs * float(axis_x[0]) + ys * float(axis_x[1])) / (1.05 * d)
-    v = (xs * float(axis_y[0]) + ys * float(axis_y[1])) / (1.75 * d)
+    u = (xs * float(axis_x[0]) + ys * float(axis_x[1])) / (across * d)
+    v = (xs * float(axis_y[0]) + ys * float(axis_y[1])) / (down * d)
     return u * u + v * v <= 1.0
+
+
+def head_ellipse(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
+    """(H, W) bool: an ellipse over the face and forehead from five points (5, 2), rotated with the eyes."""
+    eye_centre, mouth_centre = (points[0] + points[1]) / 2, (points[3] + points[4]) / 2
+    return _face_ellipse(points, size, eye_centre + 0.15 * (mouth_centre - eye_centre), 1.05, 1.75)
 
 
 def inner_face(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
@@ -128,16 +133,11 @@ def inner_face(points: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """
     eyes = points[1] - points[0]
     d = float(np.linalg.norm(eyes)) or 1.0
-    axis_x = eyes / d
-    axis_y = np.array([-axis_x[1], axis_x[0]])
+    down = np.array([-eyes[1], eyes[0]]) / d
     eye_centre, mouth_centre = (points[0] + points[1]) / 2, (points[3] + points[4]) / 2
-    length = float(np.dot(mouth_centre - eye_centre, axis_y))
-    centre = (eye_centre + mouth_centre) / 2
-    ys = torch.arange(size[0], dtype=torch.float32)[:, None] - float(centre[1])
-    xs = torch.arange(size[1], dtype=torch.float32)[None, :] - float(centre[0])
-    u = (xs * float(axis_x[0]) + ys * float(axis_x[1])) / (0.95 * d)
-    v = (xs * float(axis_y[0]) + ys * float(axis_y[1])) / (0.5 * length + 0.45 * d)
-    return (u * u + v * v <= 1.0) & below_brows(points, size)
+    length = float(np.dot(mouth_centre - eye_centre, down)) / d  # eyes to mouth, in interocular distances
+    ellipse = _face_ellipse(points, size, (eye_centre + mouth_centre) / 2, 0.95, 0.5 * length + 0.45)
+    return ellipse & below_brows(points, size)
 
 
 def row_span(mask: torch.Tensor) -> torch.Tensor:
@@ -164,12 +164,12 @@ def _hair(
 ) -> torch.Tensor:
     """Inpaint the target's uncovered hair, then paste the new hair; returns the edited mask.
 
-    ``head``: (H, W) bool where uncovered hair becomes skin; ``beside_face``: rows where uncovered hair between
-    the new hair and the face takes the new hair's colours.
+    ``head``: (H, W) bool where uncovered hair becomes skin; ``beside_face``: (H, W) bool where uncovered hair
+    outside ``head`` takes the new hair's colours (between the new hair and the face, which a wider source face
+    left uncovered).
     """
     leftover = old_hair & ~new_hair
-    # old hair between the new hair and the face (a wider source face left it uncovered) gets the new hair's colours
-    gap = leftover & ~head & beside_face & row_span(new_hair | _in(layout, PART_CLASSES["face"]))
+    gap = leftover & ~head & beside_face
     if bool(gap.any()) and bool(new_hair.any()):
         src_img = torch.where(gap[None], push_pull_fill(src_img, new_hair), src_img)
         new_hair = new_hair | gap
@@ -233,17 +233,19 @@ def blend_parts(
     warped_img, warped_labels, inside = warp_with_labels(src, src_labels, matrix, size)
     for part in parts:
         if part == "hair":
+            points = np.asarray(target_points, dtype=np.float64)
+            face = _in(layout, PART_CLASSES["face"])
             new_hair = (warped_labels == HAIR) if target_layout is None else (layout == HAIR)
             if target_layout is None:  # only hair attached to the head moves; the target keeps its face
-                new_hair = connected_hair(new_hair, np.asarray(target_points, np.float64))
-                new_hair &= ~(_in(layout, PART_CLASSES["face"]) & inner_face(np.asarray(target_points, np.float64), size))
+                new_hair = connected_hair(new_hair, points)
+                new_hair &= ~(face & inner_face(points, size))
             hair_pixels = warped_img
             if target_layout is not None:  # painted hair the source does not cover: the source hair's texture, smoothed
                 hair_pixels = push_pull_fill(warped_img, (warped_labels == HAIR) & inside)
-            points = np.asarray(target_points, dtype=np.float64)
-            head = (head_ellipse(points, size) & ~below_brows(points, size, margin=0.5)) | row_span(_in(layout, PART_CLASSES["face"]))
+            lower = below_brows(points, size, margin=0.5)
+            head = (head_ellipse(points, size) & ~lower) | row_span(face)  # the forehead, and strands across the face
             own_hair = connected_hair(tgt_labels == HAIR, points)
-            beside_face = below_brows(points, size, margin=0.5)
+            beside_face = lower & row_span(new_hair | face)
             edited |= _hair(out, layout, own_hair, hair_pixels, new_hair, head, beside_face, face_size)
         elif part == "face":
             head = _in(layout, PART_CLASSES["face"]) & (tgt_labels != HAIR)

@@ -258,8 +258,7 @@ def export(args: argparse.Namespace, out: Path) -> None:
                   "crops from the ground truth's five points jittered like a detector, rotation up to 30 degrees, "
                   "scale, shift, " + ("mirror with index swap, " if flip_prob > 0 else "no mirroring, ")
                   + "colour, blur/downscale and occlusion patches. "
-                  "Command: `python scripts/train_landmarks.py " + " ".join(info.get("argv", [])) + "`."
-),
+                  "Command: `python scripts/train_landmarks.py " + " ".join(argv) + "`."),
         metrics=metrics, tags=["landmarks", "face-alignment", config["family"]],
     )
     save_pretrained(model, config, args.export, card=card, half=True)
