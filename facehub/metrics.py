@@ -61,6 +61,15 @@ def landmark_summary(errors: np.ndarray, threshold: float = 0.10) -> dict[str, f
 # pixels labelled 255 (ignore) in the target are skipped.
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two ``[x0, y0, x1, y1]`` boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / max(union, 1e-9)
+
+
 def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore: int = 255) -> np.ndarray:
     """(C, C) int64 counts, rows = target class, columns = predicted class.
 

@@ -32,18 +32,17 @@ from facehub.metrics import nme  # noqa: E402
 from facehub.uv import points_468_to_68  # noqa: E402
 
 
-def crop_residuals(predictor, samples, box_iou) -> np.ndarray:
-    """(F, N, 2) prediction - label in crop pixels for the faces the detector finds (IoU >= 0.3 with the label box)."""
+def crop_residuals(predictor, samples) -> np.ndarray:
+    """(F, N, 2) prediction - label in crop pixels for the faces the detector finds (``matched_face``)."""
+    from evaluate_landmarks import matched_face
+
     residuals = []
     for sample in samples:
         image = load_image(sample.path)
         gt = to_68(sample.points) if len(sample.points) != predictor.loaded.config.get("num_points", 68) else sample.points
-        gt_box = np.r_[gt.min(0), gt.max(0)]
-        faces = predictor.detector(image).faces
-        ious = [box_iou(f.box, gt_box) for f in faces]
-        if not ious or max(ious) < 0.3:
+        face = matched_face(predictor.detector(image).faces, gt)
+        if face is None:
             continue
-        face = faces[int(np.argmax(ious))]
         _, _, crop_points, matrices = predictor.locate(image, face.points[None])
         residuals.append(crop_points[0] - transform_points(gt, matrices[0]))
     return np.stack(residuals)
@@ -51,13 +50,13 @@ def crop_residuals(predictor, samples, box_iou) -> np.ndarray:
 
 def systematic_error(weights: str, limit: int) -> None:
     """Print the checkpoint's mean per-point shift (crop px and inter-ocular units) on training and validation people."""
-    from evaluate_landmarks import box_iou, build_predictor
+    from evaluate_landmarks import build_predictor
 
     predictor = build_predictor(argparse.Namespace(weights=weights, model=None, refine_passes=None, flip_test=None))
     train, val = split_by_person(read_ytf68(), 0.12, 0)
     train = [train[i] for i in np.random.default_rng(0).permutation(len(train))[:limit]]
     for name, samples in (("training", train), ("validation", val)):
-        residuals = crop_residuals(predictor, samples, box_iou)
+        residuals = crop_residuals(predictor, samples)
         shift = np.linalg.norm(residuals.mean(0), axis=1).mean()
         spread = np.linalg.norm(residuals, axis=2).mean()
         print(f"{weights} on {len(residuals)} {name} faces: mean shift {shift:.3f} px, mean error {spread:.3f} px (crop px)")

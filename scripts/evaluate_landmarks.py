@@ -30,17 +30,15 @@ from facehub.data.landmark_files import read_labelled_folder  # noqa: E402
 from facehub.data.ytf68 import split_by_person  # noqa: E402
 from facehub.image import load_image  # noqa: E402
 from facehub.landmarks68 import to_68  # noqa: E402
-from facehub.metrics import landmark_summary, nme  # noqa: E402
+from facehub.metrics import box_iou, landmark_summary, nme  # noqa: E402
 from facehub.results import Face  # noqa: E402
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """IoU of two ``[x0, y0, x1, y1]`` boxes."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = w * h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / max(union, 1e-9)
+def matched_face(faces: list[Face], points: np.ndarray, min_iou: float = 0.3) -> Face | None:
+    """The detected face whose box overlaps the labelled points' box (``points`` (N, 2)) best; None below ``min_iou``."""
+    box = np.r_[points.min(0), points.max(0)]
+    ious = [box_iou(f.box, box) for f in faces]
+    return faces[int(np.argmax(ious))] if ious and max(ious) >= min_iou else None
 
 
 def build_predictor(args: argparse.Namespace):
@@ -88,13 +86,11 @@ def evaluate(args: argparse.Namespace) -> dict:
         image = load_image(sample.path)
         faces = [Face(np.array(f["box"]), f["score"], np.array(f["points"])) for f in detections.get(sample.path.name, [])]
         gt = to_68(sample.points) if predictor.loaded.config.get("num_points", 68) == 68 else sample.points
-        gt_box = np.r_[gt.min(0), gt.max(0)]
-        ious = [box_iou(f.box, gt_box) for f in faces]
-        if not ious or max(ious) < 0.3:
+        face = matched_face(faces, gt)
+        if face is None:
             errors.append(np.inf)
             per_image[sample.path.name] = None
             continue
-        face = faces[int(np.argmax(ious))]
         start = time.perf_counter()
         points, *_ = predictor.locate(image, face.points[None])
         landmark_ms.append((time.perf_counter() - start) * 1000)

@@ -24,6 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from facehub.image import load_image  # noqa: E402
+from facehub.metrics import box_iou  # noqa: E402
 from facehub.tasks.reconstruction import FaceReconstructor  # noqa: E402
 from facehub.uv import points_468_to_68  # noqa: E402
 
@@ -34,14 +35,6 @@ def box_nme(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.linalg.norm(pred[:, :2] - gt[:, :2], axis=1).mean() / np.sqrt(wh[0] * wh[1]))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / max(union, 1e-9)
-
-
 def predict_68(model: FaceReconstructor, image: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray | None, float]:
     """The 68 points of the face best matching ``gt`` (68, 2), or None; and the seconds spent."""
     start = time.perf_counter()
@@ -50,7 +43,7 @@ def predict_68(model: FaceReconstructor, image: np.ndarray, gt: np.ndarray) -> t
     gt_box = np.array([*gt[:, :2].min(0), *gt[:, :2].max(0)])
     best, best_iou = None, 0.05
     for face in result.faces:
-        overlap = _iou(np.asarray(face.box, dtype=np.float64), gt_box)
+        overlap = box_iou(np.asarray(face.box, dtype=np.float64), gt_box)
         if overlap > best_iou:
             best, best_iou = face.landmarks3d, overlap
     return best, seconds

@@ -156,7 +156,6 @@ def test_systematic_error_is_measured_in_crop_pixels() -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-    from evaluate_landmarks import box_iou
     from diagnose_landmarks import crop_residuals
 
     from facehub.data.ytf68 import LandmarkSample
@@ -175,5 +174,5 @@ def test_systematic_error_is_measured_in_crop_pixels() -> None:
     matrix = alignment_matrix(points5, predictor.crop_spec)
     predictor.model = _ConstantModel(transform_points(truth, matrix) + shift)  # right up to a constant shift
     image_path = Path(__file__).resolve().parent.parent / "examples" / "grace_hopper.jpg"
-    residuals = crop_residuals(predictor, [LandmarkSample(image_path, truth, "p")] * 2, box_iou)
+    residuals = crop_residuals(predictor, [LandmarkSample(image_path, truth, "p")] * 2)
     assert residuals.shape == (2, 68, 2) and np.allclose(residuals, shift, atol=1e-3)
