@@ -93,13 +93,13 @@ def build() -> None:
 
 
 def _legend():
-    from facehub.labels import LAPA, draw_legend
+    from facehub.parsing.labels import LAPA, draw_legend
 
     return draw_legend(LAPA)
 
 
 def _palette_hex() -> list[str]:
     """The LaPa palette the editor's masks use, as brush colours (one per class)."""
-    from facehub.labels import LAPA
+    from facehub.parsing.labels import LAPA
 
     return ["#%02x%02x%02x" % colour for colour in LAPA.colours]

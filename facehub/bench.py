@@ -69,7 +69,7 @@ class _FixedFaces:
 
 def _task_stage(name: str, repeats: int) -> tuple[float, float, str]:
     import facehub
-    from facehub.detection import FaceDetector
+    from facehub.detection.detector import FaceDetector
 
     image = _example(512)
     faces = FaceDetector.from_pretrained()(image)
@@ -87,7 +87,7 @@ def run_stage(stage: str, repeats: int) -> StageReport:
     set_cpu_threads()
     with torch.inference_mode():
         if stage.startswith("detect@"):
-            from facehub.detection import FaceDetector
+            from facehub.detection.detector import FaceDetector
 
             side = int(stage.split("@")[1])
             image = _example(side)

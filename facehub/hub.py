@@ -23,9 +23,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .errors import CheckpointError
-from .models import build_model
-from .registry import CheckpointSpec, get_spec
+from facehub.errors import CheckpointError
+from facehub.registry import build_model
+from facehub.registry import CheckpointSpec, get_spec
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"

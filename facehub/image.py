@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from facehub.errors import ImageError
 
 MAX_PIXELS = int(os.environ.get("FACEHUB_MAX_PIXELS", 40_000_000))  # 40 MP, e.g. 8000 x 5000
 MIN_SIDE = 16

@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from facehub.hub import ModelCard, save_pretrained  # noqa: E402
-from facehub.models.mtcnn import MTCNN  # noqa: E402
+from facehub.detection.models.mtcnn import MTCNN  # noqa: E402
 
 VERSION = "2.6.0"
 STAGES = ("pnet", "rnet", "onet")
@@ -76,7 +76,7 @@ def model_card() -> ModelCard:
         summary=(
             "Multi-task cascaded convolutional networks (Zhang, Zhang, Li and Qiao, 'Joint Face Detection and "
             "Alignment using Multi-task Cascaded Convolutional Networks', IEEE SPL 2016): face boxes, scores "
-            "and five points (eye centres, nose tip, mouth corners). Run by `facehub.detection.FaceDetector` "
+            "and five points (eye centres, nose tip, mouth corners). Run by `facehub.detection.detector.FaceDetector` "
             "in plain torch."
         ),
         data="None used here. The original networks were trained by the authors on WIDER FACE and CelebA.",
@@ -93,7 +93,7 @@ def model_card() -> ModelCard:
         ),
         metrics=METRICS,
         extra=(
-            "Measured with `facehub.detection.FaceDetector` defaults (thresholds 0.6/0.7/0.7, min face 20 px, "
+            "Measured with `facehub.detection.detector.FaceDetector` defaults (thresholds 0.6/0.7/0.7, min face 20 px, "
             "factor 0.709). Detection rate: a detected box contains the centre of the 68 annotated points. "
             "Point error: mean distance of the 5 points to the eye centres (mean of each eye's 6 points), nose "
             "tip (30) and mouth corners (48, 54), over the inter-ocular distance; MTCNN's points are defined a "

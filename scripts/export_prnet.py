@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from facehub.hub import ModelCard, save_pretrained  # noqa: E402
-from facehub.models.prnet import PRNet  # noqa: E402
-from facehub.uv import MAP_68_PATH  # noqa: E402
+from facehub.reconstruction.models.prnet import PRNet  # noqa: E402
+from facehub.reconstruction.uv import MAP_68_PATH  # noqa: E402
 
 DATA = (
     "Pseudo-3D targets from the MediaPipe Face Mesh teacher (468 points with depth, `mediapipe==0.10.21`, "
@@ -35,7 +35,7 @@ DATA = (
 
 def half_is_safe(model: PRNet, input_size: int) -> float:
     """Max 68-point shift (crop px) between fp32 and fp16-rounded weights on random-normal crops."""
-    from facehub.uv import points_468_to_68, uv_layout
+    from facehub.reconstruction.uv import points_468_to_68, uv_layout
 
     layout = uv_layout(model.uv_size)
     x = torch.randn(4, 3, input_size, input_size)

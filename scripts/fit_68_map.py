@@ -28,9 +28,9 @@ import numpy as np
 from scipy.optimize import nnls
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from facehub.align import CropSpec, alignment_matrix, five_points_from_68, transform_points  # noqa: E402
-from facehub.data.teacher import load_teacher_cache  # noqa: E402
-from facehub.data.ytf68 import read_ytf68, split_by_person  # noqa: E402
+from facehub.geometry.align import CropSpec, alignment_matrix, five_points_from_68, transform_points  # noqa: E402
+from facehub.train.data.teacher import load_teacher_cache  # noqa: E402
+from facehub.train.data.ytf68 import read_ytf68, split_by_person  # noqa: E402
 
 
 def paired_points(samples) -> tuple[np.ndarray, np.ndarray]:
@@ -81,9 +81,9 @@ def student_points(checkpoint: Path, split: str, limit: int) -> tuple[np.ndarray
     """(N, 468, 2) PRNet vertices and (N, 68, 2) real labels, both in the model's crop pixels."""
     import torch
 
-    from facehub.data.prnet_data import Augment, PRNetDataset, build_loose_crops, five_points_from_468
-    from facehub.models.prnet import PRNet
-    from facehub.uv import uv_layout
+    from facehub.train.reconstruction.dataset import Augment, PRNetDataset, build_loose_crops, five_points_from_468
+    from facehub.reconstruction.models.prnet import PRNet
+    from facehub.reconstruction.uv import uv_layout
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model = PRNet(**state["model_args"]).eval()
@@ -133,7 +133,7 @@ def main_student(args: argparse.Namespace) -> None:
 
 
 def map_teacher() -> tuple[np.ndarray, np.ndarray]:
-    from facehub.uv import map_68
+    from facehub.reconstruction.uv import map_68
 
     return map_68()
 

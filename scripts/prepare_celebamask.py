@@ -4,7 +4,7 @@
 
 Reads ``<k>/<id:05d>_<part>.png`` (any depth), writes ``<out>/<id>.png`` (uint8 CelebAMask-HQ-19
 indices: 0 background, 1 skin, ..., 18 cloth; later parts drawn over earlier ones, as in the
-dataset's ``g_mask.py``). The same merge runs on the fly in ``facehub.data.parsing_layouts``.
+dataset's ``g_mask.py``). The same merge runs on the fly in ``facehub.train.data.parsing_layouts``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.data.parsing_layouts import find_celebamask_parts, merge_celebamask_parts  # noqa: E402
+from facehub.train.data.parsing_layouts import find_celebamask_parts, merge_celebamask_parts  # noqa: E402
 
 
 def prepare(mask_root: Path, out: Path, size: int = 512) -> int:

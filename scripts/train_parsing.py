@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.parsing_train import TrainConfig, train  # noqa: E402
+from facehub.train.parsing.recipe import TrainConfig, train  # noqa: E402
 
 DEFAULT_ARGS = {
     "bisenet": {"backbone_width": 32, "spatial_width": 32, "context_width": 64, "fuse_width": 128, "detail_skip": True},
@@ -48,7 +48,7 @@ def main() -> None:
     if args.family == "face_transformer":
         config.model_args.setdefault("image_size", config.input_size)
     if args.compare_reward:
-        from facehub.parsing_train import compare_reward
+        from facehub.train.parsing.recipe import compare_reward
 
         results = compare_reward(config, args.compare_reward)
         print(json.dumps({k: {m: v[m] for m in ("coarse_mean5", "turned_mean5") if m in v} for k, v in results.items()}))

@@ -28,10 +28,10 @@ import torch
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from facehub.align import CropSpec  # noqa: E402
-from facehub.data.prnet_data import Augment, PRNetDataset, build_loose_crops  # noqa: E402
-from facehub.models.prnet import PRNet  # noqa: E402
-from facehub.uv import points_468_to_68, uv_layout  # noqa: E402
+from facehub.geometry.align import CropSpec  # noqa: E402
+from facehub.train.reconstruction.dataset import Augment, PRNetDataset, build_loose_crops  # noqa: E402
+from facehub.reconstruction.models.prnet import PRNet  # noqa: E402
+from facehub.reconstruction.uv import points_468_to_68, uv_layout  # noqa: E402
 
 MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 

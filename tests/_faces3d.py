@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from facehub.uv import canonical_mesh
+from facehub.reconstruction.uv import canonical_mesh
 
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """``Ry(yaw) @ Rx(-pitch) @ Rz(roll)`` (degrees) in the canonical y-up frame, as ``facehub.mesh.head_pose`` reads it."""
+    """``Ry(yaw) @ Rx(-pitch) @ Rz(roll)`` (degrees) in the canonical y-up frame, as ``facehub.reconstruction.mesh.head_pose`` reads it."""
     a, b, c = np.radians([yaw, -pitch, roll])
     ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
     rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facehub.results import DetectionResult, Face
+from facehub.detection.result import DetectionResult, Face
 
 
 class FixedDetector:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facehub.__main__ import main
+from facehub.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PAIR = EXAMPLES / "two_people.jpg"

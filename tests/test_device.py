@@ -78,7 +78,7 @@ IMPORT_EVERYTHING = textwrap.dedent(
     names += ["apps"] + [f"apps.{m.name}" for m in pkgutil.iter_modules([sys.argv[1] + "/apps"])]
     names += ["app"]
     for name in names:
-        if name == "facehub.__main__":
+        if name == "facehub.cli":
             continue
         try:
             importlib.import_module(name)
@@ -105,8 +105,8 @@ def test_importing_facehub_and_the_apps_does_not_initialise_cuda() -> None:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["initialized"] is False
     assert report["calls"] == [], f"CUDA was touched at import time: {report['calls']}"
-    for core in ("facehub", "facehub.hub", "facehub.models", "facehub.registry", "facehub.image", "facehub.align",
+    for core in ("facehub", "facehub.hub", "facehub.registry", "facehub.registry", "facehub.image", "facehub.geometry.align",
                  "facehub.device"):
         assert core in report["imported"], report["failed"].get(core)
-    core_failures = {k: v for k, v in report["failed"].items() if not k.startswith(("facehub.data.", "apps", "app"))}
+    core_failures = {k: v for k, v in report["failed"].items() if not k.startswith(("facehub.train.data.", "apps", "app"))}
     assert not core_failures, core_failures

@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 from facehub import hub as hub_module
 from facehub.errors import CheckpointError
 from facehub.hub import ModelCard, load_model, load_state_dict_strict, push_to_hub, save_pretrained
-from facehub.models import FAMILIES, build_model, family_class
+from facehub.registry import FAMILIES, Family, build_model, family_class
 from facehub.registry import REGISTRY, CheckpointSpec
 from tests.conftest import FAKE_TOKEN, set_hf_offline
 from tests.hub_server import LoopbackHub
@@ -44,7 +44,7 @@ def weights_dir(hf_isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 @pytest.fixture
 def tiny_registered(monkeypatch: pytest.MonkeyPatch, weights_dir: Path) -> CheckpointSpec:
     """Register the ``tiny_test`` family and the ``tiny`` checkpoint (repo ``facehub/tiny``)."""
-    monkeypatch.setitem(FAMILIES, FAMILY, "tests.tiny_model:TinyNet")
+    monkeypatch.setitem(FAMILIES, FAMILY, Family("tests.tiny_model:TinyNet", "parsing"))
     spec = CheckpointSpec(NAME, FAMILY, "parsing", "test-only tiny network")
     monkeypatch.setitem(REGISTRY, NAME, spec)
     assert spec.repo_id == REPO_ID
@@ -390,13 +390,6 @@ def test_save_pretrained_writes_fp16_and_card(tmp_path: Path) -> None:
 
 
 def _family_or_skip(family: str) -> type[torch.nn.Module]:
-    module_name = FAMILIES[family].split(":")[0]
-    try:
-        importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name == module_name:
-            pytest.skip(f"family {family!r}: {module_name} is not written yet")
-        raise
     return family_class(family)
 
 
@@ -436,6 +429,6 @@ def test_family_whose_module_is_missing(
     tiny_registered: CheckpointSpec, weights_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _local_tiny(weights_dir)
-    monkeypatch.setitem(FAMILIES, FAMILY, "tests.no_such_module:TinyNet")
+    monkeypatch.setitem(FAMILIES, FAMILY, Family("tests.no_such_module:TinyNet", "parsing"))
     with pytest.raises(CheckpointError, match=r"'tiny'.*ModuleNotFoundError.*no_such_module"):
         load_model(NAME)

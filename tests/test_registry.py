@@ -9,7 +9,7 @@ import pytest
 
 from facehub.errors import CheckpointError
 from facehub.hub import CONFIG_NAME, REPO_ROOT, WEIGHTS_NAME, load_model
-from facehub.models import FAMILIES, family_class
+from facehub.registry import FAMILIES, family_class
 from facehub.registry import DEFAULTS, HUB_ORGANISATION, REGISTRY, CheckpointSpec, get_spec, names_for_task
 
 TASKS = {"detection", "parsing", "landmarks", "reconstruction", "editing"}
@@ -25,7 +25,7 @@ def test_spec_is_consistent(name: str) -> None:
     spec = get_spec(name)
     assert spec.name == name
     assert spec.task in TASKS
-    assert spec.family in FAMILIES, f"{name}: family {spec.family!r} is not in facehub.models.FAMILIES"
+    assert spec.family in FAMILIES, f"{name}: family {spec.family!r} is not in facehub.registry.FAMILIES"
     assert spec.repo_id == f"{HUB_ORGANISATION}/{name}"
     assert spec.revision and spec.description
 

@@ -44,9 +44,6 @@ COMPONENT_GROUPS: dict[str, list[tuple[str, ...]]] = {
     "mouth": [("upper_lip", "inner_mouth", "lower_lip")],
 }
 
-# The GAN's five local components (the paper's left eye, right eye, mouth, face skin, hair).
-GAN_COMPONENTS: tuple[str, ...] = ("left_eye", "right_eye", "mouth", "face", "hair")
-
 
 def to_edit_labels(class_map: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     """Map an (H, W) class map over ``labels`` (names in index order) to EDIT_LABELS indices, uint8."""

@@ -1,0 +1,1 @@
+"""Detection networks (one module per family)."""

@@ -1,0 +1,49 @@
+"""Result dataclasses shared by every task.
+
+All coordinates are in the input photo's pixels (x right, y down). Task
+results (parsing, landmarks, reconstruction, editing) live beside their task
+in ``facehub/tasks/`` and are re-exported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Face:
+    """One detected face.
+
+    box: (4,) float ``[x0, y0, x1, y1]``; score: detector confidence in [0, 1];
+    points: (5, 2) float, eye centres, nose tip, mouth corners (image left first).
+    """
+
+    box: np.ndarray
+    score: float
+    points: np.ndarray
+
+    def to_json(self) -> dict:
+        return {
+            "box": [round(float(v), 2) for v in self.box],
+            "score": round(float(self.score), 4),
+            "points": [[round(float(x), 2), round(float(y), 2)] for x, y in self.points],
+        }
+
+
+@dataclass
+class DetectionResult:
+    """Every face in a photo, by descending score. ``image`` is (H, W, 3) uint8 RGB."""
+
+    image: np.ndarray
+    faces: list[Face] = field(default_factory=list)
+
+    def to_json(self) -> list[dict]:
+        return [face.to_json() for face in self.faces]
+
+    def overlay(self):
+        """PIL image with boxes, scores and the five points drawn."""
+        from facehub.viz import draw_faces
+
+        return draw_faces(self.image, self.faces)

@@ -1,0 +1,338 @@
+"""Component editing: ``facehub.load("portrait-editor")(source, target, parts=("hair",))``.
+
+```python
+editor = facehub.load("portrait-editor")
+result = editor(Image.open("a.jpg"), Image.open("b.jpg"), parts=("hair", "eyes"), method="blend")
+result.image_pil().save("edited.png")        # the target photo at full resolution, edited
+```
+Both photos are parsed with the checkpoint's parser (``config.json["parser"]``,
+default ``bisenet``); the largest face of each is used. ``method="blend"`` is
+the classical baseline (``facehub/blend.py``); ``method="gan"`` runs the
+mask-guided editor on aligned crops of ``input_size`` pixels and pastes its
+output back inside the edited region. ``target_mask`` (a user-painted EDIT_LABELS
+map, or colours of the label palette) replaces the target's layout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from facehub.geometry.align import crop_faces, paste_back, warp_affine
+from facehub.editing.blend import blend_parts
+from facehub.editing.blend_ops import dilate, gaussian_blur
+from facehub.editing.masks import EDIT_LABELS, fit_components, intended_layout, parse_parts, part_mask, to_edit_labels
+from facehub.hub import LoadedModel
+from facehub.image import ImageInput, load_image
+from facehub.editing.models.portrait_editor import COMPONENTS, make_inputs
+from facehub.detection.result import Face
+from facehub.predictor import Predictor
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+METHODS = ("blend", "gan")
+# which GAN components each part swaps
+_PART_COMPONENTS = {
+    "hair": ("hair",), "eyes": ("left_eye", "right_eye"), "mouth": ("mouth",),
+    "brows": ("face",), "nose": ("face",), "face": ("left_eye", "right_eye", "mouth", "face"),
+}
+
+
+@dataclass
+class ParsedPhoto:
+    """image (H, W, 3) uint8; face: the face edited (largest); class_map (H, W) uint8 EDIT_LABELS (None: no face)."""
+
+    image: np.ndarray
+    face: Face | None
+    class_map: np.ndarray | None
+
+
+@dataclass
+class EditResult:
+    """An edit of the target photo.
+
+    image: (H, W, 3) uint8 at the target's full resolution; source/target: the
+    input photos; source_mask/target_mask: their EDIT_LABELS maps (None when no
+    face was found); layout: (H, W) uint8 map the edit aims at; edited: (H, W)
+    bool pixels the edit may change; faces: the target face edited (empty when
+    a photo has no face: then ``image`` is the target unchanged).
+    """
+
+    image: np.ndarray
+    source: np.ndarray
+    target: np.ndarray
+    source_mask: np.ndarray | None
+    target_mask: np.ndarray | None
+    layout: np.ndarray | None
+    edited: np.ndarray | None
+    parts: tuple[str, ...]
+    method: str
+    faces: list[Face] = field(default_factory=list)
+    labels: tuple[str, ...] = EDIT_LABELS
+
+    def image_pil(self) -> Image.Image:
+        from PIL import Image
+
+        return Image.fromarray(self.image)
+
+    def _mask_image(self, mask: np.ndarray | None, like: np.ndarray) -> Image.Image:
+        from PIL import Image
+
+        from facehub.parsing.labels import LAPA
+
+        return Image.fromarray(LAPA.colourise(mask if mask is not None else np.zeros(like.shape[:2], np.uint8)))
+
+    def source_mask_image(self) -> Image.Image:
+        return self._mask_image(self.source_mask, self.source)
+
+    def target_mask_image(self) -> Image.Image:
+        return self._mask_image(self.target_mask, self.target)
+
+    def layout_image(self) -> Image.Image:
+        return self._mask_image(self.layout, self.target)
+
+    def overlay(self) -> Image.Image:
+        """Source | target | result, side by side at the target's height (PIL image)."""
+        from PIL import Image
+
+        height = self.target.shape[0]
+        tiles = []
+        for array in (self.source, self.target, self.image):
+            tile = Image.fromarray(array)
+            tiles.append(tile.resize((max(1, round(tile.width * height / tile.height)), height)))
+        canvas = Image.new("RGB", (sum(t.width for t in tiles), height))
+        x = 0
+        for tile in tiles:
+            canvas.paste(tile, (x, 0))
+            x += tile.width
+        return canvas
+
+    def to_json(self) -> dict:
+        return {"parts": list(self.parts), "method": self.method, "faces": [f.to_json() for f in self.faces],
+                "size": list(self.image.shape[:2])}
+
+
+def largest_face(faces: list[Face]) -> Face:
+    """The face with the largest box area (``faces`` must not be empty)."""
+    return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
+
+
+class LargestFaceDetector:
+    """The one face per photo the editor edits, its largest, found with a smaller image pyramid.
+
+    Faces of at least ``fraction`` of the photo's shorter side are searched first
+    (the expensive fine pyramid levels are skipped); only when none is found is
+    the full range searched. ``detector(image) -> DetectionResult`` with at most one face.
+    """
+
+    def __init__(self, detector: Callable, fraction: float = 0.1):
+        self.detector = detector
+        self.fraction = fraction
+
+    def __call__(self, image: np.ndarray):
+        from facehub.detection.detector import FaceDetector
+
+        result = None
+        if isinstance(self.detector, FaceDetector):
+            result = self.detector(image, min_face_size=self.fraction * min(image.shape[:2]))
+        if result is None or not result.faces:
+            result = self.detector(image)
+        if result.faces:
+            result.faces = [largest_face(result.faces)]
+        return result
+
+
+class PortraitEditor(Predictor):
+    """Moves components from a source face onto a target face (blend baseline or mask-guided GAN)."""
+
+    task = "editing"
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        detector: Callable | None = None,
+        device: torch.device | str | None = None,
+        parser: Callable | None = None,
+        parse_cache: int = 0,
+    ):
+        super().__init__(loaded, detector=detector, device=device)
+        self._parser = parser
+        self.parse_cache = parse_cache  # photos whose parsing is remembered (0: parse every call, as bench measures)
+        self.default_method = str(self.config.get("default_method", "blend"))
+        self._cache: OrderedDict[str, ParsedPhoto] = OrderedDict()
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        name: str = "portrait-editor",
+        device: torch.device | str | None = None,
+        detector: Callable | None = None,
+        parser: Callable | None = None,
+        parse_cache: int = 0,
+    ) -> "PortraitEditor":
+        from facehub.device import resolve_device
+        from facehub.hub import load_model
+
+        device = resolve_device(str(device) if device is not None else None)
+        return cls(load_model(name, device), detector=detector, device=device, parser=parser, parse_cache=parse_cache)
+
+    @property
+    def parser(self) -> Callable:
+        """The face parser (loaded on first use; it parses only the largest face, found by this editor's detector)."""
+        if self._parser is None:
+            from facehub import load
+
+            detector = LargestFaceDetector(self.detector)
+            self._parser = load(str(self.config.get("parser", "bisenet")), device=str(self.device), detector=detector)
+        return self._parser
+
+    def parse(self, image: ImageInput) -> ParsedPhoto:
+        """Parse ``image``; the last ``parse_cache`` photos are remembered (an app edits one source many times)."""
+        array = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 else load_image(image)
+        key = hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest() + str(array.shape)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        result = self.parser(array)
+        faces = list(getattr(result, "faces", []))
+        if not faces:
+            parsed = ParsedPhoto(array, None, None)
+        else:
+            face = largest_face(faces)
+            class_map, labels = _class_map(result, self.parser)
+            parsed = ParsedPhoto(array, face, to_edit_labels(class_map, labels))
+        self._cache[key] = parsed
+        while len(self._cache) > self.parse_cache:
+            self._cache.popitem(last=False)
+        return parsed
+
+    def target_mask_image(self, image: ImageInput) -> Image.Image:
+        """The target's EDIT_LABELS mask as a colour PIL image (LaPa palette), to paint on."""
+        from PIL import Image
+
+        from facehub.parsing.labels import LAPA
+
+        parsed = self.parse(image)
+        mask = parsed.class_map if parsed.class_map is not None else np.zeros(parsed.image.shape[:2], np.uint8)
+        return Image.fromarray(LAPA.colourise(mask))
+
+    def render_painted_mask(self, source: ImageInput | None, target: ImageInput, painted: np.ndarray, method: str = "gan") -> EditResult:
+        """Render ``target`` with a painted mask ((H, W, 3) palette colours or (H, W) indices), the source's textures."""
+        layout = colours_to_labels(painted) if painted.ndim == 3 else np.asarray(painted, np.uint8)
+        parts = ("hair", "face")
+        return self(source if source is not None else target, target, parts=parts, method=method, target_mask=layout)
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        source: ImageInput,
+        target: ImageInput,
+        parts: tuple[str, ...] | str = ("hair",),
+        method: str | None = None,
+        target_mask: np.ndarray | None = None,
+    ) -> EditResult:
+        """Edit ``target`` with ``parts`` of ``source``; ``target_mask`` (H, W) EDIT_LABELS drives the layout."""
+        method = method or self.default_method
+        if method not in METHODS:
+            raise ValueError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
+        parts = parse_parts(parts)
+        src, tgt = self.parse(source), self.parse(target)
+        if src.face is None or tgt.face is None:
+            return EditResult(tgt.image.copy(), src.image, tgt.image, src.class_map, tgt.class_map, None, None, parts, method)
+        if target_mask is not None:
+            target_mask = _resize_labels(np.asarray(target_mask, np.uint8), tgt.image.shape[:2])
+        if method == "blend":
+            out = blend_parts(src.image, src.class_map, src.face.points, tgt.image, tgt.class_map, tgt.face.points,
+                              parts, target_layout=target_mask)
+            image, layout, edited = out.image, out.layout, out.edited
+        else:
+            image, layout, edited = self._gan(src, tgt, parts, target_mask)
+        return EditResult(image, src.image, tgt.image, src.class_map, tgt.class_map, layout, edited, parts, method, [tgt.face])
+
+    def _gan(
+        self, src: ParsedPhoto, tgt: ParsedPhoto, parts: tuple[str, ...], painted: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the GAN on aligned crops and paste its output back inside the edited region."""
+        spec = self.crop_spec
+        size = (spec.size, spec.size)
+        src_crop, src_m = crop_faces(src.image, src.face.points[None], spec)
+        tgt_crop, tgt_m = crop_faces(tgt.image, tgt.face.points[None], spec)
+        src_map = _warp_labels(src.class_map, src_m[0], size)
+        tgt_map = _warp_labels(tgt.class_map, tgt_m[0], size)
+        if painted is not None:
+            layout = _warp_labels(painted, tgt_m[0], size)
+        else:
+            layout = intended_layout(tgt_map, fit_components(src_map, tgt_map, parts), parts)
+        swap = torch.tensor([[any(c in _PART_COMPONENTS[p] for p in parts) for c in COMPONENTS]])
+        hot = _one_hot
+        inputs = make_inputs(src_crop * 2 - 1, hot(src_map), tgt_crop * 2 - 1, hot(layout), swap, original_mask=hot(tgt_map))
+        kwargs = {
+            key: value.to(self.device) if torch.is_tensor(value) else {n: t.to(self.device) for n, t in value.items()}
+            for key, value in inputs.as_kwargs().items()
+        }
+        crop_out = (self.model(**kwargs).image.float().cpu() + 1) / 2
+        changed = torch.from_numpy(layout != tgt_map)
+        for part in parts:
+            changed |= torch.from_numpy(part_mask(layout, part) | part_mask(tgt_map, part))
+        alpha_crop = gaussian_blur(dilate(changed, 1).float(), 0.8)[None, None]
+        full = paste_back(torch.cat([crop_out, alpha_crop], 1), tgt_m, tgt.image.shape[:2])[0]
+        alpha = full[3:].clamp(0, 1)
+        alpha = alpha * (alpha > 0.02)  # exactly the target outside the edited region
+        base = torch.from_numpy(tgt.image).permute(2, 0, 1).float() / 255
+        image = (base * (1 - alpha) + full[:3].clamp(0, 1) * alpha) * 255 + 0.5
+        full_layout = paste_back(hot(layout), tgt_m, tgt.image.shape[:2]).max(1).indices[0].numpy().astype(np.uint8)
+        edited = alpha[0].numpy() > 0.02
+        out_layout = np.where(edited, full_layout, tgt.class_map).astype(np.uint8)
+        return image.byte().permute(1, 2, 0).numpy(), out_layout, edited
+
+
+def _one_hot(labels: np.ndarray) -> torch.Tensor:
+    """(H, W) EDIT_LABELS map -> (1, C, H, W) float one-hot."""
+    tensor = torch.from_numpy(labels.astype(np.int64)).clamp(0, len(EDIT_LABELS) - 1)
+    return torch.nn.functional.one_hot(tensor, len(EDIT_LABELS)).permute(2, 0, 1)[None].float()
+
+
+def _warp_labels(labels: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) labels -> (h, w) uint8 in the crop of ``matrix`` (nearest; background outside)."""
+    tensor = torch.from_numpy(labels.astype(np.float32))[None, None]
+    return warp_affine(tensor, matrix, size, mode="nearest")[0, 0].numpy().astype(np.uint8)
+
+
+def _resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if labels.shape == tuple(size):
+        return labels
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(labels).resize((size[1], size[0]), Image.NEAREST))
+
+
+def _class_map(result, parser) -> tuple[np.ndarray, list[str]]:
+    """The full-size class map of a parsing result and its label names (index order)."""
+    for attribute in ("class_map", "label_map", "mask", "labels_map", "segmentation"):
+        value = getattr(result, attribute, None)
+        if isinstance(value, np.ndarray) and value.ndim == 2:
+            break
+    else:
+        raise TypeError(f"{type(result).__name__} has no full-size class map.")
+    labels = getattr(result, "labels", None)
+    if labels is None or isinstance(labels, np.ndarray):
+        labels = getattr(parser, "config", {}).get("labels")
+    names = list(getattr(labels, "names", labels))
+    return value, names
+
+
+def colours_to_labels(painted: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 painted colours -> (H, W) uint8 EDIT_LABELS, each pixel snapped to the nearest palette colour."""
+    from facehub.parsing.labels import FACEHUB
+
+    colours = np.array(FACEHUB.colours, dtype=np.float32)
+    pixels = painted.reshape(-1, 3).astype(np.float32)
+    nearest = ((pixels[:, None] - colours[None]) ** 2).sum(-1).argmin(1)
+    return to_edit_labels(nearest.reshape(painted.shape[:2]), FACEHUB.names)

@@ -1,0 +1,1 @@
+"""Landmark networks: PIPNet and stacked Hourglass."""

@@ -1,0 +1,1 @@
+"""Layers several families share: ResNet-18 (``resnet.py``) and BatchNorm folding (``fuse.py``)."""

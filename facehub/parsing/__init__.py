@@ -1,0 +1,1 @@
+"""Face parsing: the predictor (``predictor.py``), label sets and palettes (``labels.py``), networks (``models/``)."""

@@ -1,0 +1,1 @@
+"""Parsing networks: BiSeNet V1 and the ViT face transformer."""

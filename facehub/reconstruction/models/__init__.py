@@ -1,0 +1,1 @@
+"""Reconstruction networks: PRNet."""

@@ -1,0 +1,208 @@
+"""3D face reconstruction: ``facehub.load("prnet")(image) -> ReconstructionResult``.
+
+Every detected face is aligned from MTCNN's five points to the model's crop;
+PRNet regresses its UV position map in crop pixels, which is mapped back to
+the photo (x, y by the inverse alignment, z divided by the alignment's
+scale). From the map come the 468 MediaPipe-layout vertices (least-squares
+sampling), the 68 iBUG landmarks (fitted 468 -> 68 map), the head pose
+(rigid fit to the canonical mesh) and a dense mesh with per-vertex colours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from facehub.geometry.align import crop_faces, five_points_from_68, invert_affine
+from facehub.image import ImageInput
+from facehub.reconstruction.mesh import Mesh, Pose, depth_map, depth_to_image, head_pose, sample_colours, uv_texture, write_glb, write_obj
+from facehub.detection.result import Face
+from facehub.reconstruction.uv import points_468_to_68, uv_layout
+from facehub.predictor import Predictor
+
+TEXTURE_SIZE = 256
+
+
+@dataclass
+class ReconstructedFace:
+    """One face in photo pixels (x right, y down, z same scale, smaller = nearer).
+
+    face: the detection; vertices468: (468, 3) MediaPipe-layout points;
+    landmarks3d: (68, 3) iBUG order; pose: yaw/pitch/roll degrees; mesh: the
+    dense mesh (one vertex per valid UV pixel, colours from the photo);
+    position_map: (3, S, S) float32 UV position map in photo pixels.
+    """
+
+    face: Face
+    vertices468: np.ndarray
+    landmarks3d: np.ndarray
+    pose: Pose
+    mesh: Mesh
+    position_map: np.ndarray
+
+    @property
+    def box(self) -> np.ndarray:
+        return self.face.box
+
+    def to_json(self) -> dict:
+        return {
+            "box": [round(float(v), 2) for v in self.face.box],
+            "score": round(float(self.face.score), 4),
+            "landmarks3d": [[round(float(c), 2) for c in p] for p in self.landmarks3d],
+            "pose": self.pose.to_json(),
+        }
+
+
+@dataclass
+class ReconstructionResult:
+    """Every face of a photo. image: (H, W, 3) uint8 RGB; faces by descending detector score."""
+
+    image: np.ndarray
+    faces: list[ReconstructedFace] = field(default_factory=list)
+    _depth: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def landmarks3d(self) -> np.ndarray:
+        """(F, 68, 3) photo pixels."""
+        return np.stack([f.landmarks3d for f in self.faces]) if self.faces else np.zeros((0, 68, 3))
+
+    def to_json(self) -> dict:
+        """``{"faces": [{"box", "score", "landmarks3d": [[x, y, z] x 68], "pose": {"yaw", "pitch", "roll"}}]}``."""
+        return {"faces": [face.to_json() for face in self.faces]}
+
+    def _textured(self) -> list[Mesh]:
+        meshes = []
+        for face in self.faces:
+            big = F.interpolate(torch.from_numpy(face.position_map)[None], size=(TEXTURE_SIZE, TEXTURE_SIZE), mode="bilinear", align_corners=False)
+            texture = uv_texture(self.image, big[0].numpy())
+            meshes.append(Mesh(face.mesh.vertices, face.mesh.colours, face.mesh.triangles, face.mesh.uv, texture))
+        return meshes
+
+    def save_obj(self, stem: str | Path) -> list[Path]:
+        """Write ``stem.obj``, ``stem.mtl`` and ``stem_texture.png`` (all faces); return the paths."""
+        return write_obj(self._textured(), stem)
+
+    def save_glb(self, path: str | Path) -> Path:
+        """Write all faces as one glTF 2.0 binary with COLOR_0 vertex colours."""
+        return write_glb([face.mesh for face in self.faces], path)
+
+    def depth_map(self) -> np.ndarray:
+        """(H, W) float32 z of the nearest face surface, +inf elsewhere (computed once)."""
+        if self._depth is None:
+            self._depth = depth_map([face.mesh for face in self.faces], self.image.shape[:2])
+        return self._depth
+
+    def depth_image(self) -> Image.Image:
+        """Greyscale depth image at the photo's size: nearer = brighter, background black."""
+        return depth_to_image(self.depth_map())
+
+    def overlay(self, alpha: float = 0.55, landmarks: bool = True) -> Image.Image:
+        """Dense alignment: the depth-shaded mesh blended on the photo, plus the 68 landmarks."""
+        canvas = self.image.astype(np.float32)
+        if self.faces:
+            depth = self.depth_map()
+            face = np.isfinite(depth)
+            shade = np.asarray(depth_to_image(depth), dtype=np.float32)[..., None]
+            tint = shade / 255.0 * np.array([90.0, 200.0, 255.0])
+            canvas[face] = (1 - alpha) * canvas[face] + alpha * tint[face]
+        picture = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
+        if landmarks and self.faces:
+            from facehub.landmarks.predictor import draw_points
+
+            picture = draw_points(picture, self.landmarks3d[..., :2])
+        return picture
+
+
+def to_image_space(crop_map: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Crop-pixel position map (3, S, S) -> photo pixels, by the inverse of ``matrix`` (2x3 image -> crop)."""
+    inverse = invert_affine(matrix)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    xy = np.einsum("ij,jhw->ihw", inverse[:, :2], crop_map[:2]) + inverse[:, 2, None, None]
+    return np.concatenate([xy, crop_map[2:] / scale]).astype(np.float32)
+
+
+class FaceReconstructor(Predictor):
+    """PRNet predictor; ``config`` must hold ``uv_size`` besides the common keys.
+
+    ``refine_passes`` (argument or config key, default 0): re-align each crop
+    from the five points of the previous prediction and run the model again,
+    so that the crop matches the training alignment rather than MTCNN's.
+    ``flip_test`` (argument or config key, default False): also run the
+    mirrored crop and average the two maps (the UV layout is left-right symmetric).
+    ``map_68`` (config key, optional ``{"indices", "weights"}``): the 468 -> 68 map
+    for the output landmarks; the crop alignment keeps the teacher map it was trained with.
+    """
+
+    task = "reconstruction"
+
+    def __init__(
+        self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None
+    ):
+        super().__init__(loaded, detector=detector, device=device)
+        self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
+        self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
+        self.layout = uv_layout(int(self.config["uv_size"]))
+        # The model's own 468 -> 68 map (fitted on its predictions, scripts/fit_68_map.py --student), if shipped.
+        own = self.config.get("map_68")
+        self.map_68 = (np.asarray(own["indices"]), np.asarray(own["weights"], dtype=np.float64)) if own else None
+        self.triangles = self.layout.grid_triangles()
+        self.texcoords = self.layout.uv_of_pixels()
+
+    @torch.inference_mode()
+    def predict_maps(self, crops: torch.Tensor) -> np.ndarray:
+        """Normalised crops (F, 3, s, s) -> position maps (F, 3, S, S) float32 in crop pixels."""
+        if len(crops) == 0:
+            return np.zeros((0, 3, self.layout.size, self.layout.size), dtype=np.float32)
+        crops = crops.to(self.device)
+        if not self.flip_test:
+            return self.model(crops).float().cpu().numpy()
+        both = self.model(torch.cat([crops, crops.flip(-1)])).float().cpu()
+        plain, mirrored = both[: len(crops)], both[len(crops) :].flip(-1)
+        mirrored[:, 0] = crops.shape[-1] - 1 - mirrored[:, 0]
+        return ((plain + mirrored) / 2).numpy()
+
+    def reconstruct_face(self, image: np.ndarray, face: Face, crop_map: np.ndarray, matrix: np.ndarray) -> ReconstructedFace:
+        """One face from its crop-space map (3, S, S) and alignment ``matrix``."""
+        position_map = to_image_space(crop_map, matrix)
+        vertices468 = self.layout.sample(position_map).astype(np.float64)
+        dense = self.layout.dense_vertices(position_map).astype(np.float64)
+        mesh = Mesh(dense, sample_colours(image, dense[:, :2]), self.triangles, self.texcoords)
+        return ReconstructedFace(
+            face=face,
+            vertices468=vertices468,
+            landmarks3d=points_468_to_68(vertices468, self.map_68),
+            pose=head_pose(vertices468),
+            mesh=mesh,
+            position_map=position_map,
+        )
+
+    def locate(self, image: np.ndarray, points5: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Crop-space maps (F, 3, S, S) and matrices (F, 2, 3) for faces given by five points (F, 5, 2)."""
+        crops, matrices = crop_faces(image, points5, self.crop_spec)
+        return self.predict_maps((crops - self.mean) / self.std), matrices
+
+    def refine(self, image: np.ndarray, maps: np.ndarray, matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One more pass, aligned from the five points of the current maps' 68 landmarks."""
+        if len(maps) == 0:
+            return maps, matrices
+        points5 = []
+        for crop_map, matrix in zip(maps, matrices):
+            vertices = self.layout.sample(to_image_space(crop_map, matrix)).astype(np.float64)
+            points5.append(five_points_from_68(points_468_to_68(vertices)[:, :2]))
+        return self.locate(image, np.stack(points5))
+
+    def __call__(self, source: ImageInput) -> ReconstructionResult:
+        prepared = self.prepare(source)
+        maps, matrices = self.predict_maps(prepared.crops), prepared.matrices
+        for _ in range(self.refine_passes):
+            maps, matrices = self.refine(prepared.image, maps, matrices)
+        faces = [
+            self.reconstruct_face(prepared.image, face, crop_map, matrix)
+            for face, crop_map, matrix in zip(prepared.faces, maps, matrices)
+        ]
+        return ReconstructionResult(image=prepared.image, faces=faces)

@@ -1,0 +1,1 @@
+"""Portrait-editor training: dataset, discriminators, losses and the recipe."""

@@ -1,0 +1,1 @@
+"""Evaluators and metrics shared by the scripts and the tests."""

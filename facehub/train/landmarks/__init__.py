@@ -1,0 +1,1 @@
+"""Landmark training: augmentation and the recipe."""

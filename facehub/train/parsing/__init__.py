@@ -1,0 +1,1 @@
+"""Parsing training: dataset, augmentation, losses and the recipe."""

@@ -1,0 +1,1 @@
+"""PRNet training: the UV-map dataset and the recipe."""

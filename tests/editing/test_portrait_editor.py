@@ -1,0 +1,177 @@
+"""The mask-guided portrait editor: sub-network shapes, embedding placement, losses."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from facehub.editing.models.portrait_editor import (
+    COMPONENTS,
+    PortraitEditor,
+    TwoScaleDiscriminator,
+    component_centres,
+    component_masks,
+    crop_components,
+    crop_sizes,
+    make_inputs,
+    place_embeddings,
+)
+from facehub.train.editing import losses as L
+
+R, B, C = 32, 2, 11
+
+
+def _labels(batch: int = B, size: int = R) -> torch.Tensor:
+    """A face-like synthetic layout: hair on top, skin, two eyes, a mouth."""
+    lab = torch.zeros(batch, size, size, dtype=torch.long)
+    s = size // 16
+    lab[:, 1 * s : 6 * s, 3 * s : 13 * s] = 10  # hair
+    lab[:, 5 * s : 14 * s, 4 * s : 12 * s] = 1  # skin
+    lab[:, 7 * s : 8 * s, 5 * s : 7 * s] = 4  # one eye (image left)
+    lab[:, 7 * s : 8 * s, 9 * s : 11 * s] = 5  # the other eye
+    lab[:, 11 * s : 12 * s, 6 * s : 10 * s] = 7  # lip
+    return lab
+
+
+def _one_hot(lab: torch.Tensor) -> torch.Tensor:
+    return F.one_hot(lab, C).permute(0, 3, 1, 2).float()
+
+
+@pytest.fixture(scope="module")
+def model() -> PortraitEditor:
+    torch.manual_seed(0)
+    return PortraitEditor(resolution=R, width=4, embed_channels=8, mask_channels=8, n_res=1)
+
+
+def test_crop_sizes_scale_with_resolution() -> None:
+    paper = crop_sizes(256)
+    assert paper["left_eye"] == (32, 48) and paper["mouth"] == (80, 144) and paper["hair"] == (256, 256)
+    half = crop_sizes(128)
+    assert half["left_eye"] == (16, 24) and half["mouth"] == (40, 72) and half["face"] == (128, 128)
+    for size in crop_sizes(64).values():
+        assert size[0] % 4 == 0 and size[1] % 4 == 0
+
+
+def test_every_subnetwork_shape(model: PortraitEditor) -> None:
+    sizes = crop_sizes(R)
+    for name in COMPONENTS:
+        h, w = sizes[name]
+        emb = model.encoders[name](torch.rand(B, 3, h, w))
+        assert emb.shape == (B, 8, h // 4, w // 4)
+        assert model.decoders[name](emb).shape == (B, 3, h, w)
+    assert model.mask_encoder(torch.rand(B, C, R, R)).shape == (B, 8, R // 4, R // 4)
+    features = model.generator(torch.rand(B, 16, R // 4, R // 4))
+    assert features.shape == (B, 16, R // 4, R // 4)
+    back = model.background_encoder(torch.rand(B, 4, R, R))
+    assert back.shape == (B, 8, R // 4, R // 4)
+    out = model.background_decoder(torch.cat([features, back], 1))
+    assert out.shape == (B, 3, R, R) and out.abs().max() <= 1
+    disc = TwoScaleDiscriminator(C, width=4, n_layers=2)
+    (full, full_feats), (half, half_feats) = disc(torch.rand(B, 3, R, R), torch.rand(B, C, R, R))
+    assert full.shape == (B, 1, R // 4, R // 4) and half.shape == (B, 1, R // 8, R // 8)
+    assert [f.shape[1] for f in full_feats] == [4, 8]
+
+
+def test_forward_end_to_end(model: PortraitEditor) -> None:
+    lab = _labels()
+    image = torch.rand(B, 3, R, R) * 2 - 1
+    inputs = make_inputs(image, _one_hot(lab), image, _one_hot(lab), torch.ones(B, 5, dtype=torch.bool))
+    out = model(**inputs.as_kwargs())
+    assert out.image.shape == (B, 3, R, R)
+    assert set(out.decoded) == set(COMPONENTS)
+    # the background keeps the non-face, non-hair pixels only
+    assert torch.all(inputs.background[inputs.keep.expand_as(image) == 0] == 0)
+
+
+def test_component_masks_and_centres() -> None:
+    masks = component_masks(_one_hot(_labels(1, 64)))
+    assert masks.shape == (1, 5, 64, 64)
+    centres = component_centres(masks)[0]
+    assert torch.allclose(centres[0], torch.tensor([23.5, 29.5]))  # image-left eye: x 20..27, y 28..31
+    assert torch.allclose(centres[1], torch.tensor([39.5, 29.5]))
+    empty = component_centres(torch.zeros(1, 5, 64, 64))
+    assert torch.allclose(empty, torch.full((1, 5, 2), 31.5))
+
+
+def test_embeddings_are_placed_at_the_target_mask_positions() -> None:
+    size = 16
+    target = torch.zeros(1, 5, size * 4, size * 4)
+    target[0, 0, 20:28, 8:16] = 1  # left eye centred at (11.5, 23.5) px
+    target[0, 2, 44:52, 24:40] = 1  # mouth centred at (31.5, 47.5) px
+    target[0, 4, 0:16, :] = 1  # hair band on top
+    centres = component_centres(target) / 4
+    gates = F.avg_pool2d(target, 4)
+    embeddings = {
+        "left_eye": torch.ones(1, 2, 2, 4),
+        "right_eye": torch.zeros(1, 2, 2, 4),
+        "mouth": torch.full((1, 2, 2, 4), 10.0),
+        "face": torch.zeros(1, 2, size, size),
+        "hair": torch.full((1, 2, size, size), 100.0),
+    }
+    canvas = place_embeddings(embeddings, centres, gates, size)[0, 0]
+    eye_rows, eye_cols = torch.nonzero(canvas == 1, as_tuple=True)
+    assert (eye_rows.min(), eye_rows.max(), eye_cols.min(), eye_cols.max()) == (5, 6, 1, 4)  # centre (2.9, 5.9)
+    mouth_rows, mouth_cols = torch.nonzero(canvas == 10, as_tuple=True)
+    assert (mouth_rows.min(), mouth_rows.max(), mouth_cols.min(), mouth_cols.max()) == (11, 12, 6, 9)
+    assert torch.all(canvas[:4] == 100) and torch.all(canvas[4:] < 100)  # hair only under the hair gate
+    assert int((canvas != 0).sum()) == 8 + 8 + 4 * size
+
+
+def test_placement_clips_at_the_border() -> None:
+    emb = {name: torch.ones(1, 1, 2, 4) if name not in ("face", "hair") else torch.zeros(1, 1, 8, 8) for name in COMPONENTS}
+    centres = torch.tensor([[[0.0, 0.0], [7.9, 7.9], [-5.0, -5.0], [4.0, 4.0], [4.0, 4.0]]])
+    canvas = place_embeddings(emb, centres, torch.zeros(1, 5, 8, 8), 8)
+    assert canvas.shape == (1, 1, 8, 8) and 0 < canvas.sum() < 16
+
+
+def test_crop_components_shapes() -> None:
+    lab = _labels(B, 64)
+    masks = component_masks(_one_hot(lab))
+    crops = crop_components(torch.rand(B, 3, 64, 64), masks, component_centres(masks), 64)
+    sizes = crop_sizes(64)
+    for name in COMPONENTS:
+        assert crops[name].shape == (B, 3, *sizes[name])
+
+
+class _TinyParser(torch.nn.Module):
+    def __init__(self, classes: int = 4):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, classes, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+def test_every_loss_gives_finite_gradients(model: PortraitEditor) -> None:
+    lab = _labels()
+    real = torch.rand(B, 3, R, R) * 2 - 1
+    inputs = make_inputs(real.flip(0), _one_hot(lab), real, _one_hot(lab), torch.tensor([[True] * 5, [False] * 5]))
+    disc = TwoScaleDiscriminator(C, width=4, n_layers=2)
+    groups = [[0], [1], [2], [3]]  # parser classes of each (toy) editor class
+    critic = L.ParserCritic(_TinyParser(4), {"input_size": 32, "crop": {"zoom": 1.0}}, {"zoom": 0.65, "shift_y": 0.04}, groups)
+    target_small = lab.clamp(max=3)
+    losses = {
+        "local": lambda out: L.local_reconstruction(out.decoded, inputs.crops),
+        "global": lambda out: L.global_reconstruction(out.image, real),
+        "adv": lambda out: L.g_hinge(disc(out.image, inputs.target_mask)),
+        "fm": lambda out: L.feature_matching(disc(real, inputs.target_mask), disc(out.image, inputs.target_mask), 10.0, torch.tensor([1.0, 0.0])),
+        "parse": lambda out: critic(out.image, target_small),
+        "d": lambda out: L.d_hinge(disc(real, inputs.target_mask), disc(out.image.detach(), inputs.target_mask)),
+    }
+    for name, loss_fn in losses.items():
+        model.zero_grad(set_to_none=True)
+        disc.zero_grad(set_to_none=True)
+        loss = loss_fn(model(**inputs.as_kwargs()))
+        assert torch.isfinite(loss), name
+        loss.backward()
+        params = list(disc.parameters()) if name == "d" else list(model.parameters())
+        grads = [p.grad for p in params if p.grad is not None]
+        assert grads, f"{name}: no gradient"
+        assert all(torch.isfinite(g).all() for g in grads), name
+        assert sum(float(g.abs().sum()) for g in grads) > 0, name
+
+
+def test_parser_critic_frame_is_identity_for_equal_crops() -> None:
+    critic = L.ParserCritic(_TinyParser(2), {"input_size": 16, "crop": {"zoom": 0.5, "shift_y": 0.1}}, {"zoom": 0.5, "shift_y": 0.1}, [[0], [1]])
+    assert torch.allclose(critic.theta, torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), atol=1e-6)

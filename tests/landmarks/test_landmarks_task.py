@@ -1,0 +1,178 @@
+"""The landmarks task: result dataclass, predictor wiring, and the shipped weights on real photos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from facehub.geometry.align import five_points_from_68
+from facehub.train.data import data_root
+from facehub.hub import LoadedModel, weights_root
+from facehub.detection.result import Face
+from facehub.landmarks.predictor import LandmarkPredictor, LandmarksResult
+from tests.stubs import FixedDetector
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _result(num_faces: int = 2, n: int = 68) -> LandmarksResult:
+    rng = np.random.default_rng(0)
+    faces = [Face(np.array([10.0, 10, 90, 90]) + 100 * i, 0.99, rng.random((5, 2)) * 80 + 10 + 100 * i) for i in range(num_faces)]
+    return LandmarksResult(
+        image=np.zeros((200, 300, 3), np.uint8), faces=faces, points=rng.random((num_faces, n, 2)) * 180,
+        crops=np.zeros((num_faces, 64, 64, 3), np.uint8), crop_points=rng.random((num_faces, n, 2)) * 60, model="test",
+    )
+
+
+def test_result_exports() -> None:
+    result = _result()
+    data = result.to_json()
+    assert len(data) == 2 and set(data[0]) == {"box", "score", "points"} and len(data[0]["points"]) == 68
+    lines = result.to_csv().strip().splitlines()
+    assert len(lines) == 3 and lines[0].split(",")[:6] == ["face", "score", "box_x0", "box_y0", "box_x1", "box_y1"]
+    assert len(lines[1].split(",")) == 6 + 136
+    assert result.overlay(show_indices=True, contours=True).size == (300, 200)
+    assert [c.size for c in result.face_crops(show_indices=True)] == [(256, 256)] * 2
+    assert result.points68.shape == (2, 68, 2)
+    assert _result(1, 98).points68.shape == (1, 68, 2)
+
+
+def test_empty_result() -> None:
+    result = LandmarksResult(image=np.zeros((50, 50, 3), np.uint8))
+    assert result.to_json() == [] and result.to_csv().count("\n") == 1
+    assert result.overlay().size == (50, 50) and result.face_crops() == []
+
+
+def _tiny_predictor(faces: list[Face], refine: int = 0) -> LandmarkPredictor:
+    from facehub.landmarks.models.pipnet import PIPNet
+
+    model = PIPNet(num_points=68, num_nb=4, width=8, net_stride=16, input_size=64).eval()
+    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
+              "crop": {"zoom": 0.68, "shift_y": -0.1}, "mean": [0.5] * 3, "std": [0.5] * 3}
+    loaded = LoadedModel("tiny", model, config, Path("."))
+    return LandmarkPredictor(loaded, detector=FixedDetector(faces), device="cpu", refine_passes=refine)
+
+
+@pytest.mark.parametrize("refine", [0, 1])
+def test_predictor_wiring(refine: int) -> None:
+    image = (np.random.default_rng(0).random((120, 160, 3)) * 255).astype(np.uint8)
+    face = Face(np.array([40.0, 20, 110, 100]), 0.9, np.array([[60, 50], [90, 50], [75, 65], [62, 82], [88, 82]], float))
+    result = _tiny_predictor([face, face], refine)(image)
+    assert result.points.shape == (2, 68, 2) and result.crops.shape == (2, 64, 64, 3)
+    assert np.allclose(result.points[0], result.points[1])
+    assert np.isfinite(result.points).all()
+    assert _tiny_predictor([])(image).points.shape == (0, 68, 2)
+
+
+def _shipped(name: str) -> bool:
+    return (weights_root() / name / "model.safetensors").is_file() and (weights_root() / "mtcnn" / "model.safetensors").is_file()
+
+
+def _check_face(points: np.ndarray, box: np.ndarray) -> None:
+    width, height = box[2] - box[0], box[3] - box[1]
+    margin = np.array([0.15 * width, 0.15 * height])
+    assert (points >= box[:2] - margin).all() and (points <= box[2:] + margin).all()
+    _check_order(points)
+
+
+def _check_order(points: np.ndarray) -> None:
+    eyes_y = points[36:48, 1].mean()
+    mouth_y = points[48:68, 1].mean()
+    assert eyes_y < points[30, 1] < mouth_y < points[8, 1]  # eyes above nose above mouth above chin
+    assert points[36, 0] < points[45, 0]  # image-left eye corner on the left
+
+
+@pytest.mark.parametrize("name", ["pipnet", "hourglass"])
+def test_shipped_weights_on_example_photo(name: str) -> None:
+    if not _shipped(name):
+        pytest.skip(f"weights/{name} not shipped")
+    import facehub
+
+    predictor = facehub.load(name, device="cpu")
+    result = predictor(Image.open(EXAMPLES / "grace_hopper.jpg"))
+    assert len(result.faces) >= 1 and result.points.shape[1:] == (68, 2)
+    _check_face(result.points[0], result.faces[0].box)
+
+
+@pytest.mark.parametrize("name", ["pipnet", "hourglass"])
+def test_shipped_weights_on_held_out_person(name: str) -> None:
+    csv = data_root() / "ytf68" / "landmarks68.csv"
+    if not _shipped(name) or not csv.is_file():
+        pytest.skip("weights or ytf68 not available")
+    import facehub
+    from facehub.train.data.ytf68 import read_ytf68, split_by_person
+    from facehub.image import load_image
+    from facehub.train.eval.metrics import nme
+
+    _, val = split_by_person(read_ytf68())
+    predictor = facehub.load(name, device="cpu")
+    errors = []
+    for sample in val[:6]:
+        image = load_image(sample.path)
+        points, *_ = predictor.locate(image, five_points_from_68(sample.points)[None])
+        errors.append(nme(points[0], sample.points)[0])
+        result = predictor(image)  # the detector's own face: a turned head's jaw may lie outside its box, so
+        assert len(result.faces) >= 1  # it is checked against the labels instead
+        assert nme(result.points[0], sample.points)[0] < 0.10
+        _check_order(result.points[0])
+    assert np.median(errors) < 0.08
+
+
+class _ConstantModel(torch.nn.Module):
+    """Predicts the same points for every crop."""
+
+    num_points = 68
+
+    def __init__(self, points: np.ndarray) -> None:
+        super().__init__()
+        self.points = torch.as_tensor(points, dtype=torch.float32)
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self.points.expand(len(x), -1, -1).clone()
+
+
+def test_flip_test_averages_the_mirror_correctly() -> None:
+    from facehub.geometry.landmarks68 import flip_points
+
+    rng = np.random.default_rng(3)
+    raw = rng.random((68, 2)) * 63
+    symmetric = (raw + flip_points(raw, 64)) / 2  # a mirror-symmetric point set in a 64 px crop
+    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68}
+    predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(symmetric), config, Path(".")),
+                                  detector=FixedDetector([]), device="cpu", flip_test=True)
+    out = predictor.predict_crops(torch.zeros(2, 3, 64, 64))
+    assert np.allclose(out, symmetric[None], atol=1e-4)
+    predictor.model = _ConstantModel(raw)
+    out = predictor.predict_crops(torch.zeros(1, 3, 64, 64))
+    assert np.allclose(out[0], (raw + flip_points(raw, 64)) / 2, atol=1e-4)
+
+
+def test_systematic_error_is_measured_in_crop_pixels() -> None:
+    """``scripts/diagnose_landmarks.py --weights``: residuals in crop pixels on the detector's faces."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+    from diagnose_landmarks import crop_residuals
+
+    from facehub.train.data.ytf68 import LandmarkSample
+
+    rng = np.random.default_rng(5)
+    truth = rng.random((68, 2)) * 40 + 40  # a face in a 128 px photo
+    shift = np.array([1.5, -0.5])
+    points5 = five_points_from_68(truth)
+    face = Face(np.r_[truth.min(0), truth.max(0)], 0.99, points5)
+    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
+              "crop": {"zoom": 0.68, "shift_y": -0.1}}
+    predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(np.zeros((68, 2))), config, Path(".")),
+                                  detector=FixedDetector([face]), device="cpu")
+    from facehub.geometry.align import alignment_matrix, transform_points
+
+    matrix = alignment_matrix(points5, predictor.crop_spec)
+    predictor.model = _ConstantModel(transform_points(truth, matrix) + shift)  # right up to a constant shift
+    image_path = Path(__file__).resolve().parents[2] / "examples" / "grace_hopper.jpg"
+    residuals = crop_residuals(predictor, [LandmarkSample(image_path, truth, "p")] * 2)
+    assert residuals.shape == (2, 68, 2) and np.allclose(residuals, shift, atol=1e-3)

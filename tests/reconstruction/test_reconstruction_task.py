@@ -1,0 +1,149 @@
+"""The reconstruction task: wiring with a tiny model, result exports, and the shipped weights on real photos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from facehub.train.data import data_root
+from facehub.hub import LoadedModel, weights_root
+from facehub.reconstruction.models.prnet import PRNet
+from facehub.detection.result import Face
+from facehub.reconstruction.predictor import FaceReconstructor, ReconstructionResult, to_image_space
+from tests.reconstruction.test_mesh import read_glb
+from tests.stubs import FixedDetector
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _faces() -> list[Face]:
+    five = np.array([[40.0, 50], [70, 50], [55, 65], [43, 80], [67, 80]])
+    return [Face(np.array([25.0, 25, 85, 100]) + [120 * i, 0, 120 * i, 0], 0.99 - 0.1 * i, five + [120 * i, 0]) for i in range(2)]
+
+
+def _tiny(faces: list[Face], refine: int = 0, flip: bool = False) -> FaceReconstructor:
+    torch.manual_seed(0)
+    args = {"input_size": 64, "uv_size": 32, "width": 2, "depth": 3}
+    config = {"family": "prnet", "task": "reconstruction", "model_args": args, "input_size": 64,
+              "crop": {"zoom": 0.65, "shift_y": -0.06}, "mean": [0.5] * 3, "std": [0.5] * 3, "uv_size": 32}
+    loaded = LoadedModel("prnet", PRNet(**args).eval(), config, Path("."))
+    return FaceReconstructor(loaded, detector=FixedDetector(faces), device="cpu", refine_passes=refine, flip_test=flip)
+
+
+@pytest.mark.parametrize(("refine", "flip"), [(0, False), (1, False), (0, True)])
+def test_predictor_wiring_and_exports(tmp_path: Path, refine: int, flip: bool) -> None:
+    image = np.random.default_rng(0).integers(0, 255, (120, 260, 3), dtype=np.uint8)
+    result = _tiny(_faces(), refine, flip)(image)
+    assert isinstance(result, ReconstructionResult) and len(result.faces) == 2
+    face = result.faces[0]
+    assert face.vertices468.shape == (468, 3) and face.landmarks3d.shape == (68, 3)
+    assert face.mesh.vertices.shape[1] == 3 and len(face.mesh.colours) == len(face.mesh.vertices)
+    assert face.mesh.colours.dtype == np.uint8 and face.mesh.triangles.max() < len(face.mesh.vertices)
+    data = json.loads(json.dumps(result.to_json()))
+    assert set(data) == {"faces"} and len(data["faces"]) == 2
+    assert {"box", "landmarks3d", "pose"} <= set(data["faces"][0])
+    assert np.array(data["faces"][0]["landmarks3d"]).shape == (68, 3)
+    assert set(data["faces"][0]["pose"]) == {"yaw", "pitch", "roll"}
+    obj, mtl, png = result.save_obj(tmp_path / "photo")
+    assert obj.name == "photo.obj" and f"mtllib {mtl.name}" in obj.read_text() and png.is_file()
+    gltf, _ = read_glb(result.save_glb(tmp_path / "photo.glb"))
+    count = gltf["accessors"][gltf["meshes"][0]["primitives"][0]["attributes"]["COLOR_0"]]["count"]
+    assert count == sum(len(f.mesh.vertices) for f in result.faces)
+    assert result.overlay().size == (260, 120)
+    assert result.depth_image().size == (260, 120)
+    assert np.isfinite(result.depth_map()).any()
+
+
+def test_no_face_gives_an_empty_result(tmp_path: Path) -> None:
+    result = _tiny([])(np.zeros((50, 60, 3), np.uint8))
+    assert result.faces == [] and result.to_json() == {"faces": []}
+    assert result.landmarks3d.shape == (0, 68, 3)
+    assert result.overlay().size == (60, 50) and result.depth_image().size == (60, 50)
+    result.save_glb(tmp_path / "none.glb")
+    assert all(p.is_file() for p in result.save_obj(tmp_path / "none"))
+
+
+def test_flip_test_of_a_symmetric_input_matches_the_plain_map() -> None:
+    """On a mirror-symmetric crop the mirrored pass, un-mirrored, agrees with the plain pass up to the model's asymmetry."""
+    predictor = _tiny([])
+    crop = torch.randn(1, 3, 64, 32)
+    crop = torch.cat([crop, crop.flip(-1)], -1)
+    plain = predictor.predict_maps(crop)
+    predictor.flip_test = True
+    averaged = predictor.predict_maps(crop)
+    assert averaged.shape == plain.shape
+    flipped = predictor.model(crop.flip(-1)).detach().numpy()
+    np.testing.assert_allclose(flipped, plain, atol=1e-4)  # the same input, so the same map
+    unflipped = flipped[..., ::-1].copy()
+    unflipped[:, 0] = 63 - unflipped[:, 0]
+    np.testing.assert_allclose(averaged, (plain + unflipped) / 2, atol=1e-4)
+
+
+def test_config_map_68_drives_the_output_landmarks() -> None:
+    predictor = _tiny(_faces()[:1])
+    predictor.config["map_68"] = {"indices": [[i] for i in range(68)], "weights": [[1.0]] * 68}
+    own = FaceReconstructor(predictor.loaded, detector=predictor.detector, device="cpu")
+    face = own(np.zeros((120, 260, 3), np.uint8)).faces[0]
+    np.testing.assert_allclose(face.landmarks3d, face.vertices468[:68])
+
+
+def test_to_image_space_inverts_the_alignment() -> None:
+    matrix = np.array([[0.5, -0.1, 10.0], [0.1, 0.5, -4.0]])
+    scale = np.sqrt(0.5**2 + 0.1**2)
+    image_pts = np.array([[100.0, 50.0, 8.0], [30.0, 90.0, -4.0]])
+    crop = np.concatenate([image_pts[:, :2] @ matrix[:, :2].T + matrix[:, 2], image_pts[:, 2:] * scale], 1)
+    back = to_image_space(crop.T.reshape(3, 2, 1), matrix).reshape(3, 2).T
+    np.testing.assert_allclose(back, image_pts, atol=1e-4)
+
+
+def _shipped() -> bool:
+    return all((weights_root() / n / "model.safetensors").is_file() for n in ("prnet", "mtcnn"))
+
+
+def _check_face(face, box: np.ndarray) -> None:
+    points = face.landmarks3d[:, :2]
+    width, height = box[2] - box[0], box[3] - box[1]
+    margin = np.array([0.2 * width, 0.2 * height])
+    assert (points >= box[:2] - margin).all() and (points <= box[2:] + margin).all()
+    assert points[36:48, 1].mean() < points[30, 1] < points[48:68, 1].mean() < points[8, 1]
+    assert points[36, 0] < points[45, 0]
+    assert face.landmarks3d[30, 2] < face.landmarks3d[0, 2]  # nose tip nearer than the jaw side
+
+
+def test_shipped_weights_on_example_photo(tmp_path: Path) -> None:
+    if not _shipped():
+        pytest.skip("weights/prnet not shipped")
+    import facehub
+
+    result = facehub.load("prnet", device="cpu")(Image.open(EXAMPLES / "grace_hopper.jpg"))
+    assert len(result.faces) == 1
+    face = result.faces[0]
+    _check_face(face, face.box)
+    assert abs(face.pose.yaw) < 30 and abs(face.pose.roll) < 20
+    gltf, _ = read_glb(result.save_glb(tmp_path / "hopper.glb"))
+    assert "COLOR_0" in gltf["meshes"][0]["primitives"][0]["attributes"]
+
+
+def test_shipped_weights_on_held_out_person() -> None:
+    csv = data_root() / "ytf68" / "landmarks68.csv"
+    if not _shipped() or not csv.is_file():
+        pytest.skip("weights or ytf68 not available")
+    import facehub
+    from facehub.train.data.ytf68 import read_ytf68, split_by_person
+    from facehub.image import load_image
+
+    _, val = split_by_person(read_ytf68())
+    predictor = facehub.load("prnet", device="cpu")
+    errors = []
+    for sample in val[::60][:6]:
+        result = predictor(load_image(sample.path))
+        assert len(result.faces) >= 1
+        pred = result.faces[0].landmarks3d[:, :2]
+        wh = np.ptp(sample.points, axis=0)
+        errors.append(np.linalg.norm(pred - sample.points, axis=1).mean() / np.sqrt(wh[0] * wh[1]))
+    assert np.median(errors) < 0.07

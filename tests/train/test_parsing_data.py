@@ -1,0 +1,119 @@
+"""Parsing data: the CelebAMask-HQ merge on the real hair masks, layout readers, pseudo-labels, augmentation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facehub.geometry.align import CropSpec
+from facehub.train.data import cache_root, data_root
+from facehub.train.parsing.augment import AugmentConfig, augment, flip
+from facehub.train.data.parsing_layouts import find_celebamask_parts, merge_celebamask_parts, open_parsing_folder
+from facehub.parsing.labels import CELEBAMASK, FACEHUB, HELEN, IGNORE, LAPA
+
+HAIR = data_root() / "celebamask_hair" / "val"
+needs_hair = pytest.mark.skipif(not (HAIR / "masks").is_dir(), reason="shared celebamask_hair data not present")
+
+
+@needs_hair
+def test_merge_real_hair_masks() -> None:
+    index = find_celebamask_parts(HAIR / "masks")
+    assert len(index) > 100
+    image_id = sorted(index)[0]
+    assert set(index[image_id]) == {"hair"}
+    merged = merge_celebamask_parts(index[image_id])
+    raw = np.asarray(Image.open(index[image_id]["hair"]).convert("L")) > 127
+    assert merged.shape == raw.shape == (512, 512)
+    assert set(np.unique(merged)) <= {0, CELEBAMASK.index("hair")}
+    assert np.array_equal(merged == CELEBAMASK.index("hair"), raw)
+
+
+@needs_hair
+def test_merge_order_later_parts_win(tmp_path: Path) -> None:
+    hair = sorted(find_celebamask_parts(HAIR / "masks").items())[0][1]["hair"]
+    skin = np.zeros((512, 512), np.uint8)
+    skin[100:400, 100:400] = 255
+    Image.fromarray(skin).save(tmp_path / "00001_skin.png")
+    merged = merge_celebamask_parts({"skin": tmp_path / "00001_skin.png", "hair": hair})
+    raw = np.asarray(Image.open(hair)) > 127
+    assert (merged[raw] == CELEBAMASK.index("hair")).all()
+    assert (merged[(skin > 0) & ~raw] == CELEBAMASK.index("skin")).all()
+    with pytest.raises(ValueError, match="Unknown"):
+        merge_celebamask_parts({"whiskers": hair})
+
+
+@needs_hair
+def test_celebamask_layout_reader(tmp_path: Path) -> None:
+    root = tmp_path / "CelebAMask-HQ"
+    (root / "CelebA-HQ-img").mkdir(parents=True)
+    (root / "CelebAMask-HQ-mask-anno" / "14").mkdir(parents=True)
+    for image in sorted((HAIR / "images").glob("*.jpg"))[:3]:
+        (root / "CelebA-HQ-img" / image.name).symlink_to(image)
+        (root / "CelebAMask-HQ-mask-anno" / "14" / f"{image.stem}_hair.png").symlink_to(HAIR / "masks" / f"{image.stem}_hair.png")
+    folder = open_parsing_folder(root)
+    assert folder.layout == "celebamask" and folder.labels is CELEBAMASK and len(folder.samples) == 3
+    assert folder.samples[0].load_label().shape == (512, 512)
+
+
+def test_lapa_and_helen_layouts(tmp_path: Path) -> None:
+    image = np.zeros((20, 30, 3), np.uint8)
+    for root in (tmp_path / "lapa" / "test", tmp_path / "helen"):
+        (root / "images").mkdir(parents=True)
+        Image.fromarray(image).save(root / "images" / "a.jpg")
+        (root / "labels").mkdir()
+    Image.fromarray(np.full((20, 30), 4, np.uint8)).save(tmp_path / "lapa" / "test" / "labels" / "a.png")
+    (tmp_path / "helen" / "labels" / "a").mkdir()
+    for k in range(11):
+        Image.fromarray(np.full((20, 30), 200 if k == 6 else 10, np.uint8)).save(tmp_path / "helen" / "labels" / "a" / f"a_lbl{k:02d}.png")
+    lapa = open_parsing_folder(tmp_path / "lapa")  # finds test/
+    helen = open_parsing_folder(tmp_path / "helen")
+    assert lapa.labels is LAPA and (lapa.samples[0].load_label() == 4).all()
+    assert helen.labels is HELEN and (helen.samples[0].load_label() == 6).all()
+    with pytest.raises(FileNotFoundError, match="LaPa"):
+        open_parsing_folder(tmp_path)
+
+
+def test_flip_swaps_classes() -> None:
+    image = np.zeros((4, 6, 3), np.uint8)
+    label = np.full((4, 6), IGNORE, np.uint8)
+    label[:, :3] = FACEHUB.index("left_eye")
+    _, flipped = flip(image, label, FACEHUB.flip_permutation())
+    assert (flipped[:, 3:] == FACEHUB.index("right_eye")).all() and (flipped[:, :3] == IGNORE).all()
+
+
+def test_augment_shapes_and_values() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (120, 100, 3), dtype=np.uint8)
+    label = rng.integers(0, 15, (120, 100)).astype(np.uint8)
+    points = np.array([[35, 50], [65, 50], [50, 65], [38, 80], [62, 80]], np.float64)
+    crop, crop_label = augment(image, label, points, CropSpec(64, 0.5), FACEHUB.flip_permutation(), rng, AugmentConfig())
+    assert crop.shape == (64, 64, 3) and crop.dtype == np.uint8 and crop_label.shape == (64, 64)
+    assert set(np.unique(crop_label)) <= set(range(15)) | {IGNORE}
+
+
+TEACHER = cache_root() / "teacher" / "celebamask_hair_val.npz"
+
+
+@pytest.mark.skipif(not TEACHER.is_file() or not (HAIR / "masks").is_dir(), reason="teacher cache not built")
+def test_pseudo_label_on_a_real_image() -> None:
+    from facehub.train.data.parsing_pseudo import five_points_from_mesh, load_hair_mask, pseudo_label
+    from facehub.train.data.teacher import load_teacher_cache
+
+    cache = load_teacher_cache("celebamask_hair_val")
+    index = int(np.where(cache.found())[0][0])
+    name = str(cache.names[index])
+    image = np.asarray(Image.open(cache.image_dir / name).convert("RGB"))
+    hair = load_hair_mask(HAIR / "masks" / f"{Path(name).stem}_hair.png", image.shape[:2])
+    label = pseudo_label(image, cache.points[index], cache.person_mask(name), hair)
+    assert label.shape == image.shape[:2]
+    present = set(np.unique(label))
+    for part in ("skin", "nose", "left_eye", "right_eye", "upper_lip", "lower_lip", "hair"):
+        assert FACEHUB.index(part) in present, part
+    assert (label[hair] == FACEHUB.index("hair")).all()
+    ys = {part: np.nonzero(label == FACEHUB.index(part))[0].mean() for part in ("left_eye", "nose", "upper_lip")}
+    assert ys["left_eye"] < ys["nose"] < ys["upper_lip"]
+    five = five_points_from_mesh(cache.points[index])
+    assert five[0, 0] < five[1, 0] and five[2, 1] < five[3, 1]  # image-left eye first; nose above mouth
