@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import spaces  # before torch touches CUDA, as ZeroGPU requires
 import gradio as gr
 import numpy as np
+import spaces  # before torch touches CUDA, as ZeroGPU requires
 
 import facehub
 from facehub.errors import CheckpointError, FaceHubError

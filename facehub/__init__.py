@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Literal, overload
 
 from facehub.errors import CheckpointError, FaceHubError, ImageError, NoFaceError
 from facehub.image import load_image
-from facehub.registry import REGISTRY, CheckpointSpec, get_spec, list_models, predictor_class
+from facehub.registry import (
+    REGISTRY,
+    CheckpointSpec,
+    get_spec,
+    list_models,
+    predictor_class,
+)
 
 if TYPE_CHECKING:
     from facehub.detection.detector import FaceDetector

@@ -96,7 +96,6 @@ def run_stage(stage: str, repeats: int) -> StageReport:
             report = StageReport(stage, "image", median, p90, 0.0, f"{image.shape[1]}x{image.shape[0]}")
         elif stage.startswith("edit:"):
             import facehub
-
             from facehub.image import load_image
 
             editor = facehub.load("portrait-editor")

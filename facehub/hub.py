@@ -24,8 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from facehub.errors import CheckpointError
-from facehub.registry import build_model
-from facehub.registry import CheckpointSpec, get_spec
+from facehub.registry import CheckpointSpec, build_model, get_spec
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"

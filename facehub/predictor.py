@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from facehub.geometry.align import CropSpec, crop_faces
+from facehub.detection.result import Face
 from facehub.device import resolve_device
+from facehub.geometry.align import CropSpec, crop_faces
 from facehub.hub import LoadedModel, load_model
 from facehub.image import ImageInput, load_image
 from facehub.nn.fuse import fuse_batchnorm
-from facehub.detection.result import Face
 
 
 @dataclass

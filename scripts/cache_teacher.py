@@ -17,9 +17,9 @@ from PIL import Image
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from facehub.image import load_image  # noqa: E402
 from facehub.train.data import cache_root, data_root  # noqa: E402
 from facehub.train.data.teacher import TEACHER_DATASETS, MediaPipeTeacher  # noqa: E402
-from facehub.image import load_image  # noqa: E402
 
 
 def cache_dataset(teacher: MediaPipeTeacher, dataset: str, root: Path) -> None:

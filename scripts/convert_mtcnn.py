@@ -22,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.hub import ModelCard, save_pretrained  # noqa: E402
 from facehub.detection.models.mtcnn import MTCNN  # noqa: E402
+from facehub.hub import ModelCard, save_pretrained  # noqa: E402
 
 VERSION = "2.6.0"
 STAGES = ("pnet", "rnet", "onet")

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from facehub.train.data import data_root  # noqa: E402
 from facehub.detection.detector import FaceDetector  # noqa: E402
 from facehub.image import load_image  # noqa: E402
+from facehub.train.data import data_root  # noqa: E402
 
 SETS = {"CelebAMask-HQ val": ("celebamask_hair/val/images", 1), "ytf68, every 4th frame": ("ytf68/images", 4)}
 THRESHOLDS = (0.7, 0.8, 0.85, 0.9)

@@ -22,14 +22,21 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from facehub.geometry.align import CropSpec, alignment_matrix, five_points_from_68, transform_points  # noqa: E402
+from facehub.geometry.align import (  # noqa: E402
+    CropSpec,
+    alignment_matrix,
+    five_points_from_68,
+    transform_points,
+)
+from facehub.geometry.landmarks68 import (
+    flip_points,  # noqa: E402
+    to_68,  # noqa: E402
+)
+from facehub.image import load_image  # noqa: E402
+from facehub.reconstruction.uv import points_468_to_68  # noqa: E402
 from facehub.train.data.teacher import load_teacher_cache  # noqa: E402
 from facehub.train.data.ytf68 import read_ytf68, split_by_person  # noqa: E402
-from facehub.geometry.landmarks68 import flip_points  # noqa: E402
-from facehub.image import load_image  # noqa: E402
-from facehub.geometry.landmarks68 import to_68  # noqa: E402
 from facehub.train.eval.metrics import nme  # noqa: E402
-from facehub.reconstruction.uv import points_468_to_68  # noqa: E402
 
 
 def crop_residuals(predictor, samples) -> np.ndarray:

@@ -32,11 +32,16 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.geometry.align import similarity_transform  # noqa: E402
 from facehub.editing.blend import warp_with_labels  # noqa: E402
 from facehub.editing.blend_ops import dilate, rgb_to_lab  # noqa: E402
+from facehub.editing.masks import (  # noqa: E402
+    PART_CLASSES,
+    fit_components,
+    intended_layout,
+    part_mask,
+)
+from facehub.geometry.align import similarity_transform  # noqa: E402
 from facehub.train.data import data_root  # noqa: E402
-from facehub.editing.masks import PART_CLASSES, fit_components, intended_layout, part_mask  # noqa: E402
 
 PART_SETS = {"hair": ("hair",), "eyes": ("eyes",), "mouth": ("mouth",)}
 

@@ -25,13 +25,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from facehub.detection.result import Face  # noqa: E402
+from facehub.geometry.landmarks68 import to_68  # noqa: E402
+from facehub.image import load_image  # noqa: E402
 from facehub.train.data import data_root  # noqa: E402
 from facehub.train.data.landmark_files import read_labelled_folder  # noqa: E402
 from facehub.train.data.ytf68 import split_by_person  # noqa: E402
-from facehub.image import load_image  # noqa: E402
-from facehub.geometry.landmarks68 import to_68  # noqa: E402
 from facehub.train.eval.metrics import box_iou, landmark_summary, nme  # noqa: E402
-from facehub.detection.result import Face  # noqa: E402
 
 
 def matched_face(faces: list[Face], points: np.ndarray, min_iou: float = 0.3) -> Face | None:
@@ -43,8 +43,8 @@ def matched_face(faces: list[Face], points: np.ndarray, min_iou: float = 0.3) ->
 
 def build_predictor(args: argparse.Namespace):
     from facehub.hub import LoadedModel, load_state_dict_strict, read_config
-    from facehub.registry import build_model
     from facehub.landmarks.predictor import LandmarkPredictor
+    from facehub.registry import build_model
 
     if args.weights is None:
         return LandmarkPredictor.from_pretrained(args.model, device="cpu", refine_passes=args.refine_passes, flip_test=args.flip_test)

@@ -24,8 +24,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.train.data.parsing_layouts import open_parsing_folder  # noqa: E402
 from facehub.parsing.labels import COARSE_NAMES, coarse_lookup, convert, label_set_for  # noqa: E402
+from facehub.train.data.parsing_layouts import open_parsing_folder  # noqa: E402
 from facehub.train.eval.metrics import confusion_matrix, f1_per_class  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

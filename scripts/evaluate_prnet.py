@@ -24,9 +24,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from facehub.image import load_image  # noqa: E402
-from facehub.train.eval.metrics import box_iou  # noqa: E402
 from facehub.reconstruction.predictor import FaceReconstructor  # noqa: E402
 from facehub.reconstruction.uv import points_468_to_68  # noqa: E402
+from facehub.train.eval.metrics import box_iou  # noqa: E402
 
 
 def box_nme(pred: np.ndarray, gt: np.ndarray) -> float:
@@ -84,9 +84,9 @@ def evaluate_aflw2000(model: FaceReconstructor, root: Path, limit: int) -> dict:
 
 def evaluate_heldout(model: FaceReconstructor, limit: int, datasets: tuple[str, ...] = ("ytf68", "celebamask_hair_val")) -> dict:
     """ytf68 held-out people (real labels, and the teacher's mapped points) + CelebAMask-HQ val (teacher)."""
-    from facehub.train.reconstruction.dataset import ytf68_val_people
     from facehub.train.data.teacher import load_teacher_cache
     from facehub.train.data.ytf68 import read_ytf68
+    from facehub.train.reconstruction.dataset import ytf68_val_people
 
     held = ytf68_val_people()
     labels = {s.path.name: s for s in read_ytf68() if s.person in held}

@@ -28,7 +28,12 @@ import numpy as np
 from scipy.optimize import nnls
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from facehub.geometry.align import CropSpec, alignment_matrix, five_points_from_68, transform_points  # noqa: E402
+from facehub.geometry.align import (  # noqa: E402
+    CropSpec,
+    alignment_matrix,
+    five_points_from_68,
+    transform_points,
+)
 from facehub.train.data.teacher import load_teacher_cache  # noqa: E402
 from facehub.train.data.ytf68 import read_ytf68, split_by_person  # noqa: E402
 
@@ -81,9 +86,14 @@ def student_points(checkpoint: Path, split: str, limit: int) -> tuple[np.ndarray
     """(N, 468, 2) PRNet vertices and (N, 68, 2) real labels, both in the model's crop pixels."""
     import torch
 
-    from facehub.train.reconstruction.dataset import Augment, PRNetDataset, build_loose_crops, five_points_from_468
     from facehub.reconstruction.models.prnet import PRNet
     from facehub.reconstruction.uv import uv_layout
+    from facehub.train.reconstruction.dataset import (
+        Augment,
+        PRNetDataset,
+        build_loose_crops,
+        five_points_from_468,
+    )
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     model = PRNet(**state["model_args"]).eval()

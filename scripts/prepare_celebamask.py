@@ -18,7 +18,10 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.train.data.parsing_layouts import find_celebamask_parts, merge_celebamask_parts  # noqa: E402
+from facehub.train.data.parsing_layouts import (  # noqa: E402
+    find_celebamask_parts,
+    merge_celebamask_parts,
+)
 
 
 def prepare(mask_root: Path, out: Path, size: int = 512) -> int:

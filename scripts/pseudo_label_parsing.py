@@ -20,10 +20,14 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.train.data import cache_root  # noqa: E402
-from facehub.train.data.parsing_pseudo import five_points_from_mesh, load_hair_mask, pseudo_label  # noqa: E402
-from facehub.train.data.teacher import TEACHER_DATASETS, load_teacher_cache  # noqa: E402
 from facehub.parsing.labels import FACEHUB  # noqa: E402
+from facehub.train.data import cache_root  # noqa: E402
+from facehub.train.data.parsing_pseudo import (  # noqa: E402
+    five_points_from_mesh,
+    load_hair_mask,
+    pseudo_label,
+)
+from facehub.train.data.teacher import TEACHER_DATASETS, load_teacher_cache  # noqa: E402
 
 
 def hair_mask_path(dataset: str, image_dir: Path, name: str) -> Path | None:
@@ -57,8 +61,8 @@ def label_dataset(dataset: str, out_root: Path) -> None:
 
 def save_overlays(out_root: Path, path: Path, picks: list[tuple[str, int]], tile: int = 256) -> None:
     """A grid of image | label overlay pairs for the model card (ignore drawn white)."""
-    from facehub.train.data.teacher import TEACHER_DATASETS as folders
     from facehub.train.data import data_root
+    from facehub.train.data.teacher import TEACHER_DATASETS as folders
 
     rows = []
     for dataset, index in picks:

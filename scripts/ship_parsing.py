@@ -24,10 +24,16 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.train.parsing.dataset import load_items, yaw_proxy  # noqa: E402
-from facehub.hub import ModelCard, load_state_dict_strict, read_config, save_pretrained, weights_root  # noqa: E402
+from facehub.hub import (  # noqa: E402
+    ModelCard,
+    load_state_dict_strict,
+    read_config,
+    save_pretrained,
+    weights_root,
+)
 from facehub.parsing.labels import FACEHUB, LAPA, convert  # noqa: E402
 from facehub.registry import build_model  # noqa: E402
+from facehub.train.parsing.dataset import load_items, yaw_proxy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 

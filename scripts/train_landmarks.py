@@ -27,15 +27,20 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.geometry.align import CropSpec, alignment_matrix, five_points_from_68, transform_points  # noqa: E402
+from facehub.geometry.align import (  # noqa: E402
+    CropSpec,
+    alignment_matrix,
+    five_points_from_68,
+    transform_points,
+)
+from facehub.hub import ModelCard, push_to_hub, save_pretrained  # noqa: E402
+from facehub.registry import build_model  # noqa: E402
 from facehub.train.data import data_root  # noqa: E402
-from facehub.train.landmarks.augment import AugmentConfig, make_crop  # noqa: E402
 from facehub.train.data.landmark_files import read_labelled_folder  # noqa: E402
 from facehub.train.data.teacher import teacher_landmark_samples  # noqa: E402
 from facehub.train.data.ytf68 import LandmarkSample, split_by_person  # noqa: E402
-from facehub.hub import ModelCard, push_to_hub, save_pretrained  # noqa: E402
 from facehub.train.eval.metrics import landmark_summary, nme  # noqa: E402
-from facehub.registry import build_model  # noqa: E402
+from facehub.train.landmarks.augment import AugmentConfig, make_crop  # noqa: E402
 
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]

@@ -29,9 +29,13 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from facehub.geometry.align import CropSpec  # noqa: E402
-from facehub.train.reconstruction.dataset import Augment, PRNetDataset, build_loose_crops  # noqa: E402
 from facehub.reconstruction.models.prnet import PRNet  # noqa: E402
 from facehub.reconstruction.uv import points_468_to_68, uv_layout  # noqa: E402
+from facehub.train.reconstruction.dataset import (  # noqa: E402
+    Augment,
+    PRNetDataset,
+    build_loose_crops,
+)
 
 MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
 

@@ -7,7 +7,6 @@ upload and download goes over HTTP to ``tests.hub_server.LoopbackHub`` on 127.0.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -17,9 +16,21 @@ from safetensors.torch import load_file, save_file
 
 from facehub import hub as hub_module
 from facehub.errors import CheckpointError
-from facehub.hub import ModelCard, load_model, load_state_dict_strict, push_to_hub, save_pretrained
-from facehub.registry import FAMILIES, Family, build_model, family_class
-from facehub.registry import REGISTRY, CheckpointSpec
+from facehub.hub import (
+    ModelCard,
+    load_model,
+    load_state_dict_strict,
+    push_to_hub,
+    save_pretrained,
+)
+from facehub.registry import (
+    FAMILIES,
+    REGISTRY,
+    CheckpointSpec,
+    Family,
+    build_model,
+    family_class,
+)
 from tests.conftest import FAKE_TOKEN, set_hf_offline
 from tests.hub_server import LoopbackHub
 from tests.tiny_model import TinyNet

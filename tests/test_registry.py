@@ -9,8 +9,16 @@ import pytest
 
 from facehub.errors import CheckpointError
 from facehub.hub import CONFIG_NAME, REPO_ROOT, WEIGHTS_NAME, load_model
-from facehub.registry import FAMILIES, family_class
-from facehub.registry import DEFAULTS, HUB_ORGANISATION, REGISTRY, CheckpointSpec, get_spec, names_for_task
+from facehub.registry import (
+    DEFAULTS,
+    FAMILIES,
+    HUB_ORGANISATION,
+    REGISTRY,
+    CheckpointSpec,
+    family_class,
+    get_spec,
+    names_for_task,
+)
 
 TASKS = {"detection", "parsing", "landmarks", "reconstruction", "editing"}
 SHIPPED = sorted(

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from facehub.detection.models.mtcnn import MTCNN
+from facehub.detection.result import DetectionResult, Face
 from facehub.device import resolve_device
 from facehub.hub import LoadedModel, load_model
 from facehub.image import ImageInput, downscale_for_detection, load_image
-from facehub.detection.models.mtcnn import MTCNN
-from facehub.detection.result import DetectionResult, Face
 
 CELL = 12  # P-Net's receptive field, pixels
 STRIDE = 2  # P-Net's output stride, pixels

@@ -24,9 +24,27 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from facehub.editing.blend_ops import (
+    dilate,
+    erode,
+    fill_region,
+    gaussian_blur,
+    match_colour,
+    poisson_clone,
+    push_pull_fill,
+)
+from facehub.editing.masks import (
+    BACKGROUND,
+    COMPONENT_GROUPS,
+    HAIR,
+    INDEX,
+    PART_CLASSES,
+    SKIN,
+    component_fit,
+    parse_parts,
+)
 from facehub.geometry.align import invert_affine, similarity_transform
-from facehub.editing.blend_ops import dilate, erode, fill_region, gaussian_blur, match_colour, poisson_clone, push_pull_fill
-from facehub.editing.masks import BACKGROUND, COMPONENT_GROUPS, HAIR, INDEX, PART_CLASSES, SKIN, component_fit, parse_parts
+
 
 @dataclass
 class BlendOutput:

@@ -18,20 +18,27 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from facehub.geometry.align import crop_faces, paste_back, warp_affine
+from facehub.detection.result import Face
 from facehub.editing.blend import blend_parts
 from facehub.editing.blend_ops import dilate, gaussian_blur
-from facehub.editing.masks import EDIT_LABELS, fit_components, intended_layout, parse_parts, part_mask, to_edit_labels
+from facehub.editing.masks import (
+    EDIT_LABELS,
+    fit_components,
+    intended_layout,
+    parse_parts,
+    part_mask,
+    to_edit_labels,
+)
+from facehub.editing.models.portrait_editor import COMPONENTS, make_inputs
+from facehub.editing.result import EditResult, ParsedPhoto
+from facehub.geometry.align import crop_faces, paste_back, warp_affine
 from facehub.hub import LoadedModel
 from facehub.image import ImageInput, load_image
-from facehub.editing.models.portrait_editor import COMPONENTS, make_inputs
-from facehub.detection.result import Face
 from facehub.predictor import Predictor
 
 if TYPE_CHECKING:
@@ -45,78 +52,6 @@ _PART_COMPONENTS = {
 }
 
 
-@dataclass
-class ParsedPhoto:
-    """image (H, W, 3) uint8; face: the face edited (largest); class_map (H, W) uint8 EDIT_LABELS (None: no face)."""
-
-    image: np.ndarray
-    face: Face | None
-    class_map: np.ndarray | None
-
-
-@dataclass
-class EditResult:
-    """An edit of the target photo.
-
-    image: (H, W, 3) uint8 at the target's full resolution; source/target: the
-    input photos; source_mask/target_mask: their EDIT_LABELS maps (None when no
-    face was found); layout: (H, W) uint8 map the edit aims at; edited: (H, W)
-    bool pixels the edit may change; faces: the target face edited (empty when
-    a photo has no face: then ``image`` is the target unchanged).
-    """
-
-    image: np.ndarray
-    source: np.ndarray
-    target: np.ndarray
-    source_mask: np.ndarray | None
-    target_mask: np.ndarray | None
-    layout: np.ndarray | None
-    edited: np.ndarray | None
-    parts: tuple[str, ...]
-    method: str
-    faces: list[Face] = field(default_factory=list)
-    labels: tuple[str, ...] = EDIT_LABELS
-
-    def image_pil(self) -> Image.Image:
-        from PIL import Image
-
-        return Image.fromarray(self.image)
-
-    def _mask_image(self, mask: np.ndarray | None, like: np.ndarray) -> Image.Image:
-        from PIL import Image
-
-        from facehub.parsing.labels import LAPA
-
-        return Image.fromarray(LAPA.colourise(mask if mask is not None else np.zeros(like.shape[:2], np.uint8)))
-
-    def source_mask_image(self) -> Image.Image:
-        return self._mask_image(self.source_mask, self.source)
-
-    def target_mask_image(self) -> Image.Image:
-        return self._mask_image(self.target_mask, self.target)
-
-    def layout_image(self) -> Image.Image:
-        return self._mask_image(self.layout, self.target)
-
-    def overlay(self) -> Image.Image:
-        """Source | target | result, side by side at the target's height (PIL image)."""
-        from PIL import Image
-
-        height = self.target.shape[0]
-        tiles = []
-        for array in (self.source, self.target, self.image):
-            tile = Image.fromarray(array)
-            tiles.append(tile.resize((max(1, round(tile.width * height / tile.height)), height)))
-        canvas = Image.new("RGB", (sum(t.width for t in tiles), height))
-        x = 0
-        for tile in tiles:
-            canvas.paste(tile, (x, 0))
-            x += tile.width
-        return canvas
-
-    def to_json(self) -> dict:
-        return {"parts": list(self.parts), "method": self.method, "faces": [f.to_json() for f in self.faces],
-                "size": list(self.image.shape[:2])}
 
 
 def largest_face(faces: list[Face]) -> Face:

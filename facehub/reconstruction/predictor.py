@@ -10,112 +10,23 @@ sampling), the 68 iBUG landmarks (fitted 468 -> 68 map), the head pose
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
+from facehub.detection.result import Face
 from facehub.geometry.align import crop_faces, five_points_from_68, invert_affine
 from facehub.image import ImageInput
-from facehub.reconstruction.mesh import Mesh, Pose, depth_map, depth_to_image, head_pose, sample_colours, uv_texture, write_glb, write_obj
-from facehub.detection.result import Face
-from facehub.reconstruction.uv import points_468_to_68, uv_layout
 from facehub.predictor import Predictor
-
-TEXTURE_SIZE = 256
-
-
-@dataclass
-class ReconstructedFace:
-    """One face in photo pixels (x right, y down, z same scale, smaller = nearer).
-
-    face: the detection; vertices468: (468, 3) MediaPipe-layout points;
-    landmarks3d: (68, 3) iBUG order; pose: yaw/pitch/roll degrees; mesh: the
-    dense mesh (one vertex per valid UV pixel, colours from the photo);
-    position_map: (3, S, S) float32 UV position map in photo pixels.
-    """
-
-    face: Face
-    vertices468: np.ndarray
-    landmarks3d: np.ndarray
-    pose: Pose
-    mesh: Mesh
-    position_map: np.ndarray
-
-    @property
-    def box(self) -> np.ndarray:
-        return self.face.box
-
-    def to_json(self) -> dict:
-        return {
-            "box": [round(float(v), 2) for v in self.face.box],
-            "score": round(float(self.face.score), 4),
-            "landmarks3d": [[round(float(c), 2) for c in p] for p in self.landmarks3d],
-            "pose": self.pose.to_json(),
-        }
-
-
-@dataclass
-class ReconstructionResult:
-    """Every face of a photo. image: (H, W, 3) uint8 RGB; faces by descending detector score."""
-
-    image: np.ndarray
-    faces: list[ReconstructedFace] = field(default_factory=list)
-    _depth: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def landmarks3d(self) -> np.ndarray:
-        """(F, 68, 3) photo pixels."""
-        return np.stack([f.landmarks3d for f in self.faces]) if self.faces else np.zeros((0, 68, 3))
-
-    def to_json(self) -> dict:
-        """``{"faces": [{"box", "score", "landmarks3d": [[x, y, z] x 68], "pose": {"yaw", "pitch", "roll"}}]}``."""
-        return {"faces": [face.to_json() for face in self.faces]}
-
-    def _textured(self) -> list[Mesh]:
-        meshes = []
-        for face in self.faces:
-            big = F.interpolate(torch.from_numpy(face.position_map)[None], size=(TEXTURE_SIZE, TEXTURE_SIZE), mode="bilinear", align_corners=False)
-            texture = uv_texture(self.image, big[0].numpy())
-            meshes.append(Mesh(face.mesh.vertices, face.mesh.colours, face.mesh.triangles, face.mesh.uv, texture))
-        return meshes
-
-    def save_obj(self, stem: str | Path) -> list[Path]:
-        """Write ``stem.obj``, ``stem.mtl`` and ``stem_texture.png`` (all faces); return the paths."""
-        return write_obj(self._textured(), stem)
-
-    def save_glb(self, path: str | Path) -> Path:
-        """Write all faces as one glTF 2.0 binary with COLOR_0 vertex colours."""
-        return write_glb([face.mesh for face in self.faces], path)
-
-    def depth_map(self) -> np.ndarray:
-        """(H, W) float32 z of the nearest face surface, +inf elsewhere (computed once)."""
-        if self._depth is None:
-            self._depth = depth_map([face.mesh for face in self.faces], self.image.shape[:2])
-        return self._depth
-
-    def depth_image(self) -> Image.Image:
-        """Greyscale depth image at the photo's size: nearer = brighter, background black."""
-        return depth_to_image(self.depth_map())
-
-    def overlay(self, alpha: float = 0.55, landmarks: bool = True) -> Image.Image:
-        """Dense alignment: the depth-shaded mesh blended on the photo, plus the 68 landmarks."""
-        canvas = self.image.astype(np.float32)
-        if self.faces:
-            depth = self.depth_map()
-            face = np.isfinite(depth)
-            shade = np.asarray(depth_to_image(depth), dtype=np.float32)[..., None]
-            tint = shade / 255.0 * np.array([90.0, 200.0, 255.0])
-            canvas[face] = (1 - alpha) * canvas[face] + alpha * tint[face]
-        picture = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
-        if landmarks and self.faces:
-            from facehub.landmarks.predictor import draw_points
-
-            picture = draw_points(picture, self.landmarks3d[..., :2])
-        return picture
+from facehub.reconstruction.mesh import (
+    Mesh,
+    head_pose,
+    sample_colours,
+)
+from facehub.reconstruction.result import (
+    ReconstructedFace,
+    ReconstructionResult,
+)
+from facehub.reconstruction.uv import points_468_to_68, uv_layout
 
 
 def to_image_space(crop_map: np.ndarray, matrix: np.ndarray) -> np.ndarray:

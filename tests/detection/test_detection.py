@@ -10,10 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from facehub.geometry.align import five_points_from_68
-from facehub.train.data import data_root
 from facehub.detection.detector import FaceDetector, box_overlap, nms, square
 from facehub.detection.result import DetectionResult
+from facehub.geometry.align import five_points_from_68
+from facehub.train.data import data_root
 
 YTF = data_root() / "ytf68"
 CELEBA = data_root() / "celebamask_hair" / "val" / "images"

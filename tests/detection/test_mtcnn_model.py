@@ -7,10 +7,15 @@ import json
 import pytest
 import torch
 
-from facehub.errors import CheckpointError
-from facehub.hub import load_model, load_state_dict_strict, save_pretrained, weights_root
-from facehub.registry import build_model
 from facehub.detection.models.mtcnn import MTCNN, ONet, PNet, RNet
+from facehub.errors import CheckpointError
+from facehub.hub import (
+    load_model,
+    load_state_dict_strict,
+    save_pretrained,
+    weights_root,
+)
+from facehub.registry import build_model
 
 
 def test_pnet_is_fully_convolutional() -> None:

@@ -18,7 +18,14 @@ from facehub.editing.blend_ops import (
     rgb_to_lab,
     solve_laplace,
 )
-from facehub.editing.masks import HAIR, INDEX, SKIN, intended_layout, parse_parts, to_edit_labels
+from facehub.editing.masks import (
+    HAIR,
+    INDEX,
+    SKIN,
+    intended_layout,
+    parse_parts,
+    to_edit_labels,
+)
 
 
 def test_push_pull_keeps_known_pixels_and_fills_the_rest_in_range() -> None:

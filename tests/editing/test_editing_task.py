@@ -18,10 +18,11 @@ import torch
 from PIL import Image
 
 from facehub.editing.masks import EDIT_LABELS, HAIR, INDEX, SKIN, part_mask
+from facehub.editing.models.portrait_editor import PortraitEditor as EditorNet
+from facehub.editing.predictor import PortraitEditor, colours_to_labels
+from facehub.editing.result import EditResult
 from facehub.hub import LoadedModel
 from facehub.image import load_image
-from facehub.editing.models.portrait_editor import PortraitEditor as EditorNet
-from facehub.editing.predictor import EditResult, PortraitEditor, colours_to_labels
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -26,8 +26,8 @@ from facehub.geometry.align import (
     transform_points,
     warp_affine,
 )
-from facehub.train.data import data_root
 from facehub.image import load_image
+from facehub.train.data import data_root
 
 
 def similarity(scale: float, angle: float, tx: float, ty: float) -> np.ndarray:

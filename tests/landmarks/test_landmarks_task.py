@@ -9,11 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from facehub.geometry.align import five_points_from_68
-from facehub.train.data import data_root
-from facehub.hub import LoadedModel, weights_root
 from facehub.detection.result import Face
-from facehub.landmarks.predictor import LandmarkPredictor, LandmarksResult
+from facehub.geometry.align import five_points_from_68
+from facehub.hub import LoadedModel, weights_root
+from facehub.landmarks.predictor import LandmarkPredictor
+from facehub.landmarks.result import LandmarksResult
+from facehub.train.data import data_root
 from tests.stubs import FixedDetector
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -104,8 +105,8 @@ def test_shipped_weights_on_held_out_person(name: str) -> None:
     if not _shipped(name) or not csv.is_file():
         pytest.skip("weights or ytf68 not available")
     import facehub
-    from facehub.train.data.ytf68 import read_ytf68, split_by_person
     from facehub.image import load_image
+    from facehub.train.data.ytf68 import read_ytf68, split_by_person
     from facehub.train.eval.metrics import nme
 
     _, val = split_by_person(read_ytf68())

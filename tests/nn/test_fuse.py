@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from facehub.registry import build_model
 from facehub.nn.fuse import fuse_batchnorm
+from facehub.registry import build_model
 
 FAMILIES = {
     "bisenet": ({"num_classes": 5, "backbone_width": 8, "spatial_width": 8, "context_width": 16, "fuse_width": 16}, 64),

@@ -7,7 +7,12 @@ import torch
 
 from facehub.parsing.labels import FACEHUB, LAPA
 from facehub.registry import build_model
-from facehub.train.parsing.losses import dice_loss, f1_reward, ohem_cross_entropy, reinforce_f1_loss
+from facehub.train.parsing.losses import (
+    dice_loss,
+    f1_reward,
+    ohem_cross_entropy,
+    reinforce_f1_loss,
+)
 
 TINY = {"image_size": 64, "patch": 16, "dim": 32, "depth": 2, "heads": 2, "mlp": 64, "decoder_width": 32, "skip_width": 8}
 

@@ -5,8 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facehub.parsing.labels import (CELEBAMASK, COARSE_NAMES, FACEHUB, HELEN, IGNORE, LABEL_SETS, LAPA, coarse_lookup, convert,
-                            draw_legend, get_label_set, label_set_for)
+from facehub.parsing.labels import (
+    CELEBAMASK,
+    COARSE_NAMES,
+    FACEHUB,
+    HELEN,
+    IGNORE,
+    LABEL_SETS,
+    LAPA,
+    coarse_lookup,
+    convert,
+    draw_legend,
+    get_label_set,
+    label_set_for,
+)
 
 
 def test_sizes_and_spellings() -> None:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from facehub.detection.result import DetectionResult, Face
 from facehub.hub import LoadedModel, weights_root
 from facehub.parsing.labels import FACEHUB
-from facehub.detection.result import DetectionResult, Face
-from facehub.parsing.predictor import FaceParser, ParsingResult
+from facehub.parsing.predictor import FaceParser
+from facehub.parsing.result import ParsingResult
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CONFIG = {"family": "bisenet", "task": "parsing", "model_args": {}, "labels": list(FACEHUB.names), "input_size": 64,

@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facehub.reconstruction.mesh import Mesh, depth_map, depth_to_image, head_pose, sample_colours, uv_texture, write_glb, write_obj
+from facehub.reconstruction.mesh import (
+    Mesh,
+    depth_map,
+    depth_to_image,
+    head_pose,
+    sample_colours,
+    uv_texture,
+    write_glb,
+    write_obj,
+)
 from facehub.reconstruction.uv import uv_layout
 from tests._faces3d import posed_face
 

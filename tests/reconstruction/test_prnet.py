@@ -9,11 +9,18 @@ import pytest
 import torch
 
 from facehub.geometry.align import CropSpec
-from facehub.train.reconstruction.dataset import LOOSE, Augment, LooseCrops, PRNetDataset, loose_matrix, mirror_index
 from facehub.hub import load_state_dict_strict, save_pretrained
-from facehub.registry import build_model
 from facehub.reconstruction.models.prnet import PRNet
 from facehub.reconstruction.uv import points_468_to_68
+from facehub.registry import build_model
+from facehub.train.reconstruction.dataset import (
+    LOOSE,
+    Augment,
+    LooseCrops,
+    PRNetDataset,
+    loose_matrix,
+    mirror_index,
+)
 from tests._faces3d import posed_face
 
 

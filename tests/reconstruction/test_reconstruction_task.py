@@ -10,11 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
-from facehub.train.data import data_root
+from facehub.detection.result import Face
 from facehub.hub import LoadedModel, weights_root
 from facehub.reconstruction.models.prnet import PRNet
-from facehub.detection.result import Face
-from facehub.reconstruction.predictor import FaceReconstructor, ReconstructionResult, to_image_space
+from facehub.reconstruction.predictor import FaceReconstructor, to_image_space
+from facehub.reconstruction.result import ReconstructionResult
+from facehub.train.data import data_root
 from tests.reconstruction.test_mesh import read_glb
 from tests.stubs import FixedDetector
 
@@ -134,8 +135,8 @@ def test_shipped_weights_on_held_out_person() -> None:
     if not _shipped() or not csv.is_file():
         pytest.skip("weights or ytf68 not available")
     import facehub
-    from facehub.train.data.ytf68 import read_ytf68, split_by_person
     from facehub.image import load_image
+    from facehub.train.data.ytf68 import read_ytf68, split_by_person
 
     _, val = split_by_person(read_ytf68())
     predictor = facehub.load("prnet", device="cpu")

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from facehub.train.data import cache_root
 from facehub.reconstruction.uv import (
     WEIGHT_FACE,
     WEIGHT_FEATURE,
@@ -17,6 +16,7 @@ from facehub.reconstruction.uv import (
     points_468_to_68,
     uv_layout,
 )
+from facehub.train.data import cache_root
 from tests._faces3d import posed_face
 
 

@@ -6,12 +6,30 @@ import numpy as np
 import pytest
 
 from facehub.geometry.align import CropSpec
+from facehub.geometry.landmarks68 import (
+    FLIP_68,
+    FLIP_98,
+    MAP_98_TO_68,
+    flip_index,
+    flip_points,
+    to_68,
+)
 from facehub.train.data import data_root
-from facehub.train.landmarks.augment import AugmentConfig, make_crop
-from facehub.train.data.landmark_files import read_labelled_folder, read_pts, read_pts_folder, read_wflw, write_pts
-from facehub.train.data.ytf68 import person_of, read_points_csv, read_ytf68, split_by_person
-from facehub.geometry.landmarks68 import FLIP_68, FLIP_98, MAP_98_TO_68, flip_index, flip_points, to_68
+from facehub.train.data.landmark_files import (
+    read_labelled_folder,
+    read_pts,
+    read_pts_folder,
+    read_wflw,
+    write_pts,
+)
+from facehub.train.data.ytf68 import (
+    person_of,
+    read_points_csv,
+    read_ytf68,
+    split_by_person,
+)
 from facehub.train.eval.metrics import auc, failure_rate, landmark_summary, nme
+from facehub.train.landmarks.augment import AugmentConfig, make_crop
 
 RNG = np.random.default_rng(0)
 
@@ -163,8 +181,8 @@ def test_metrics() -> None:
 
 
 def test_teacher_landmark_samples_map_468_points_to_68(tmp_path, monkeypatch) -> None:
-    from facehub.train.data.teacher import teacher_landmark_samples
     from facehub.reconstruction.uv import map_68
+    from facehub.train.data.teacher import teacher_landmark_samples
 
     monkeypatch.setenv("FACEHUB_CACHE", str(tmp_path / "cache"))
     (tmp_path / "cache" / "teacher").mkdir(parents=True)

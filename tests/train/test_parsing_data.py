@@ -9,10 +9,14 @@ import pytest
 from PIL import Image
 
 from facehub.geometry.align import CropSpec
-from facehub.train.data import cache_root, data_root
-from facehub.train.parsing.augment import AugmentConfig, augment, flip
-from facehub.train.data.parsing_layouts import find_celebamask_parts, merge_celebamask_parts, open_parsing_folder
 from facehub.parsing.labels import CELEBAMASK, FACEHUB, HELEN, IGNORE, LAPA
+from facehub.train.data import cache_root, data_root
+from facehub.train.data.parsing_layouts import (
+    find_celebamask_parts,
+    merge_celebamask_parts,
+    open_parsing_folder,
+)
+from facehub.train.parsing.augment import AugmentConfig, augment, flip
 
 HAIR = data_root() / "celebamask_hair" / "val"
 needs_hair = pytest.mark.skipif(not (HAIR / "masks").is_dir(), reason="shared celebamask_hair data not present")
@@ -99,7 +103,11 @@ TEACHER = cache_root() / "teacher" / "celebamask_hair_val.npz"
 
 @pytest.mark.skipif(not TEACHER.is_file() or not (HAIR / "masks").is_dir(), reason="teacher cache not built")
 def test_pseudo_label_on_a_real_image() -> None:
-    from facehub.train.data.parsing_pseudo import five_points_from_mesh, load_hair_mask, pseudo_label
+    from facehub.train.data.parsing_pseudo import (
+        five_points_from_mesh,
+        load_hair_mask,
+        pseudo_label,
+    )
     from facehub.train.data.teacher import load_teacher_cache
 
     cache = load_teacher_cache("celebamask_hair_val")

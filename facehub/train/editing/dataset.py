@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from facehub.geometry.align import CropSpec, alignment_matrix, warp_affine
 from facehub.editing.masks import EDIT_LABELS, to_edit_labels
+from facehub.geometry.align import CropSpec, alignment_matrix, warp_affine
 from facehub.train.data import cache_root
 
 # The editor's crop: the whole head with its hair (small zoom = more context), a little lower.

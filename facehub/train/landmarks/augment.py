@@ -15,7 +15,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facehub.geometry.align import CropSpec, alignment_matrix, five_points_from_68, transform_points
+from facehub.geometry.align import (
+    CropSpec,
+    alignment_matrix,
+    five_points_from_68,
+    transform_points,
+)
 from facehub.geometry.landmarks68 import flip_index, to_68
 
 

@@ -18,8 +18,8 @@ from PIL import Image
 from facehub.geometry.align import CropSpec
 from facehub.parsing.labels import FACEHUB
 from facehub.train.data import cache_root, data_root
-from facehub.train.parsing.augment import AugmentConfig, aligned_pair, augment
 from facehub.train.data.teacher import TEACHER_DATASETS
+from facehub.train.parsing.augment import AugmentConfig, aligned_pair, augment
 
 TRAIN_SETS = ("celebamask_hair_train", "figaro1k_hair_train", "ytf68")
 VAL_SETS = ("celebamask_hair_val", "ytf68")

@@ -22,12 +22,21 @@ import torch
 from tqdm import tqdm
 
 from facehub.geometry.align import CropSpec
-from facehub.train.parsing.dataset import ParsingTrainSet, ParsingValSet, load_items, yaw_proxy
 from facehub.hub import save_pretrained
 from facehub.parsing.labels import FACEHUB
-from facehub.train.eval.metrics import coarse_f1, confusion_matrix, f1_per_class
 from facehub.registry import build_model
-from facehub.train.parsing.losses import dice_loss, ohem_cross_entropy, reinforce_f1_loss
+from facehub.train.eval.metrics import coarse_f1, confusion_matrix, f1_per_class
+from facehub.train.parsing.dataset import (
+    ParsingTrainSet,
+    ParsingValSet,
+    load_items,
+    yaw_proxy,
+)
+from facehub.train.parsing.losses import (
+    dice_loss,
+    ohem_cross_entropy,
+    reinforce_f1_loss,
+)
 
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]

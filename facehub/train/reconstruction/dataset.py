@@ -16,7 +16,6 @@ from MTCNN) to ``CropSpec``'s template.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
