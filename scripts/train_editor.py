@@ -30,11 +30,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from facehub.editing.masks import EDIT_LABELS, to_edit_labels  # noqa: E402
-from facehub.editing.models.portrait_editor import (  # noqa: E402
-    PortraitEditor,
-    TwoScaleDiscriminator,
-    make_inputs,
-)
+from facehub.editing.models.portrait_editor import PortraitEditor, make_inputs  # noqa: E402
 from facehub.hub import load_state_dict_strict, read_config, save_pretrained  # noqa: E402
 from facehub.registry import build_model  # noqa: E402
 from facehub.train.editing import losses as L  # noqa: E402
@@ -45,6 +41,7 @@ from facehub.train.editing.dataset import (  # noqa: E402
     collate,
     one_hot,
 )
+from facehub.train.editing.discriminators import TwoScaleDiscriminator  # noqa: E402
 
 CRITIC = {"steps": 0, "source": ""}  # how many generator steps saw the parsing loss, and from which parser
 

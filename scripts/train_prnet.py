@@ -36,20 +36,9 @@ from facehub.train.reconstruction.dataset import (  # noqa: E402
     PRNetDataset,
     build_loose_crops,
 )
+from facehub.train.reconstruction.losses import loss_mask, nme_68, nme_real  # noqa: E402
 
 MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
-
-
-def nme_real(pred468: torch.Tensor, labels68: torch.Tensor, mapping: tuple[np.ndarray, np.ndarray] | None) -> torch.Tensor:
-    """(N,) 68-point 2D NME of the mapped prediction against human labels (N, 68, 2), sqrt-box-area normalised."""
-    p = points_468_to_68(pred468, mapping)[..., :2]
-    wh = labels68.amax(1) - labels68.amin(1)
-    return (p - labels68).norm(dim=-1).mean(-1) / (wh[:, 0] * wh[:, 1]).sqrt()
-
-
-def nme_68(pred468: torch.Tensor, gt468: torch.Tensor) -> torch.Tensor:
-    """(N,) 68-point 2D NME of mapped points against the teacher's (both through the teacher map)."""
-    return nme_real(pred468, points_468_to_68(gt468)[..., :2], None)
 
 
 @torch.inference_mode()
@@ -127,7 +116,7 @@ def main() -> None:
     model_args = dict(input_size=args.input_size, uv_size=args.uv_size, width=args.width, depth=args.depth)
     model = PRNet(**model_args)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    mask = torch.from_numpy(uv_layout(args.uv_size).loss_mask())[None, None]
+    mask = torch.from_numpy(loss_mask(uv_layout(args.uv_size)))[None, None]
     mapping = None
     if args.map_68:
         fitted = json.loads(args.map_68.read_text())

@@ -25,8 +25,6 @@ import torch
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 MAP_68_PATH = ASSETS / "prnet_68_map.json"
-# Loss weights of PRNet's mask, by region.
-WEIGHT_LANDMARK, WEIGHT_FEATURE, WEIGHT_FACE = 16.0, 4.0, 3.0
 
 
 def canonical_mesh_path() -> Path:
@@ -254,45 +252,6 @@ class UVLayout:
         """(P, 2) texture coordinates in [0, 1] (u right, v down) of the dense vertices."""
         cols, rows = self.pixels % self.size, self.pixels // self.size
         return np.stack([(cols + 0.5) / self.size, (rows + 0.5) / self.size], 1)
-
-    def loss_mask(self) -> np.ndarray:
-        """(size, size) float32 weights: 68 landmarks 16, eyes/nose/mouth 4, rest of face 3, outside 0."""
-        from PIL import Image, ImageDraw
-
-        lm = points_468_to_68(self.vertex_px)  # (68, 2) UV pixels
-        scale = 4  # draw at 4x and average down for smooth region edges
-        canvas = Image.new("L", (self.size * scale, self.size * scale), 0)
-        draw = ImageDraw.Draw(canvas)
-        for group in (range(36, 42), range(42, 48), range(27, 36), range(48, 60)):
-            pts = lm[list(group)]
-            centre = pts.mean(0)
-            grown = centre + (pts - centre) * 1.3
-            hull = _convex_hull(grown)
-            draw.polygon([((x + 0.5) * scale, (y + 0.5) * scale) for x, y in hull], fill=1)
-        feature = np.asarray(canvas.resize((self.size, self.size), Image.BOX), dtype=np.float32) > 0
-        mask = np.where(self.valid, WEIGHT_FACE, 0.0).astype(np.float32)
-        mask[feature & self.valid] = WEIGHT_FEATURE
-        radius = max(0.75, self.size / 128)
-        ys, xs = np.mgrid[0 : self.size, 0 : self.size]
-        for x, y in lm:
-            near = (xs - x) ** 2 + (ys - y) ** 2 <= radius**2
-            mask[near & self.valid] = WEIGHT_LANDMARK
-        return mask
-
-
-def _convex_hull(points: np.ndarray) -> np.ndarray:
-    """Monotone-chain convex hull of (N, 2) points, (M, 2) in order."""
-    pts = sorted(map(tuple, np.asarray(points, dtype=np.float64)))
-
-    def half(seq):
-        out: list = []
-        for p in seq:
-            while len(out) >= 2 and (out[-1][0] - out[-2][0]) * (p[1] - out[-2][1]) - (out[-1][1] - out[-2][1]) * (p[0] - out[-2][0]) <= 0:
-                out.pop()
-            out.append(p)
-        return out[:-1]
-
-    return np.array(half(pts) + half(reversed(pts)))
 
 
 @lru_cache(maxsize=4)

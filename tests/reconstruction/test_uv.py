@@ -1,4 +1,4 @@
-"""UV layout: rasterise -> sample round trips, the loss mask, the 468 -> 68 map, the grid mesh."""
+"""UV layout: rasterise -> sample round trips, the 468 -> 68 map, the grid mesh (the loss mask: tests/train)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ import pytest
 import torch
 
 from facehub.reconstruction.uv import (
-    WEIGHT_FACE,
-    WEIGHT_FEATURE,
-    WEIGHT_LANDMARK,
     canonical_mesh,
     layout_uv,
     map_68,
@@ -71,15 +68,6 @@ def test_opened_mouth_layout_folds_no_triangle() -> None:
     assert np.all(np.sign(before) == np.sign(after))
     opened = layout_uv(mesh.uv)
     assert opened[14, 1] - opened[13, 1] > 0.015  # inner lips apart: a pixel of a 64 map
-
-
-def test_loss_mask_weights() -> None:
-    layout = uv_layout(64)
-    mask = layout.loss_mask()
-    assert mask.shape == (64, 64)
-    assert set(np.unique(mask)) == {0.0, WEIGHT_FACE, WEIGHT_FEATURE, WEIGHT_LANDMARK}
-    assert np.all(mask[~layout.valid] == 0) and np.all(mask[layout.valid] > 0)
-    assert (mask == WEIGHT_LANDMARK).sum() >= 68
 
 
 def test_map_68_is_sum_to_one() -> None:

@@ -14,9 +14,9 @@ Three sub-networks, every size scaled from the paper's 256-px setting to ``resol
 * **Background Fusing**: E_b encodes the target with face and hair removed;
   G_b decodes [G_m features, E_b features] to the image (tanh, [-1, 1]).
 
-``EditorDiscriminator`` is a PatchGAN on [image, mask] used at full and half
-resolution during training. Images are (B, 3, R, R) in [-1, 1]; masks
-(B, C, R, R) one-hot float over EDIT_LABELS; centres (B, 5, 2) pixel (x, y).
+Images are (B, 3, R, R) in [-1, 1]; masks (B, C, R, R) one-hot float over
+EDIT_LABELS; centres (B, 5, 2) pixel (x, y). The training-only discriminators
+live in ``facehub/train/editing/discriminators.py``.
 """
 
 from __future__ import annotations
@@ -294,37 +294,3 @@ def make_inputs(
     keep = 1 - edit
     return EditorInputs(crops, target_mask, component_centres(tgt_masks), target * keep, keep, edit)
 
-
-class EditorDiscriminator(nn.Module):
-    """PatchGAN on [image (3), mask (C)]: (B, 3 + C, H, W) -> (logits (B, 1, h, w), features list)."""
-
-    def __init__(self, num_classes: int = 11, width: int = 32, n_layers: int = 3):
-        super().__init__()
-        layers, cin = [], 3 + num_classes
-        for i in range(n_layers):
-            cout = width * 2**i
-            layers.append(nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)))
-            cin = cout
-        self.layers = nn.ModuleList(layers)
-        self.head = nn.Conv2d(cin, 1, 3, 1, 1)
-
-    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        x = torch.cat([image, mask], 1)
-        features = []
-        for layer in self.layers:
-            x = layer(x)
-            features.append(x)
-        return self.head(x), features
-
-
-class TwoScaleDiscriminator(nn.Module):
-    """The paper's two conditional discriminators: full and half resolution."""
-
-    def __init__(self, num_classes: int = 11, width: int = 32, n_layers: int = 3):
-        super().__init__()
-        self.full = EditorDiscriminator(num_classes, width, n_layers)
-        self.half_scale = EditorDiscriminator(num_classes, width, n_layers)
-
-    def forward(self, image: torch.Tensor, mask: torch.Tensor) -> list[tuple[torch.Tensor, list[torch.Tensor]]]:
-        half_image, half_mask = F.avg_pool2d(image, 2), F.avg_pool2d(mask, 2)
-        return [self.full(image, mask), self.half_scale(half_image, half_mask)]
