@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,13 +89,13 @@ def read_image(path: str | None, role: str = "photo") -> np.ndarray:
 
 
 def output_dir() -> Path:
-    """A fresh folder for one request's downloads."""
+    """A fresh folder for one request's downloads (written by facehub.export, the CLI's layout)."""
     return Path(tempfile.mkdtemp(prefix="facehub_"))
 
 
-def write_json(data: Any, path: Path) -> str:
-    path.write_text(json.dumps(data, indent=2))
-    return str(path)
+def download_stem(path: str) -> str:
+    """The stem the downloads of an upload are named by: the photo's own (``astronaut.jpg`` -> ``astronaut``)."""
+    return Path(path).stem or "photo"
 
 
 def not_trained_note(name: str, faces: int) -> str:

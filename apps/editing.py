@@ -26,9 +26,7 @@ def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Pr
     result = common.predictor(name)(source_image, target_image, parts=tuple(parts), method=method)
     if not result.faces:
         raise gr.Error("No face found in the source or the target photo, so nothing was edited. Use photos with a clearly visible face.")
-    folder = common.output_dir()
-    out = folder / "edited.png"
-    result.image_pil().save(out)
+    out = result.save(common.output_dir(), f"{common.download_stem(target)}_edited")[0]
     note = f"Moved **{', '.join(parts)}** with the **{method}** method; the rest of the target photo is untouched."
     return result.image_pil(), result.source_mask_image(), result.target_mask_image(), str(out), note
 

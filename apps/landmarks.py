@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from facehub import export
+
 from . import common
 
 TASK = "landmarks"
@@ -18,14 +20,11 @@ def landmarks(path: str, model: str, show_indices: bool, contours: bool, progres
         return overlay, [], None, result.to_json(), note
     progress(0.2, desc="Detecting faces and locating landmarks")
     result = common.predictor(model)(image)
-    folder = common.output_dir()
-    json_path = common.write_json(result.to_json(), folder / "landmarks.json")
-    csv_path = folder / "landmarks.csv"
-    csv_path.write_text(result.to_csv())
     overlay = result.overlay(show_indices=show_indices, contours=contours)
+    files = [str(f) for f in export.landmarks_downloads(result, common.output_dir(), common.download_stem(path), overlay)]
     crops = [(crop, f"face {i + 1}") for i, crop in enumerate(result.face_crops(show_indices=show_indices))]
     note = common.faces_note(len(result.faces), f"{result.points.shape[1] if len(result.faces) else 68} points per face, in photo pixels.")
-    return overlay, crops, [json_path, str(csv_path)], result.to_json(), note
+    return overlay, crops, files, result.to_json(), note
 
 
 def build() -> None:
@@ -40,7 +39,7 @@ def build() -> None:
             overlay = gr.Image(label="Landmarks", format="png")
             note = gr.Markdown()
             crops = gr.Gallery(label="Aligned faces with points", columns=4, height=200)
-            files = gr.File(label="Downloads: JSON, CSV", file_count="multiple")
+            files = gr.File(label="Downloads: JSON (as the CLI), CSV, overlay", file_count="multiple")
             points = gr.JSON(label="Points (JSON)")
     gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
     run.click(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gradio as gr
-from PIL import Image
+
+from facehub import export
 
 from . import common
 
@@ -20,15 +21,10 @@ def parse(path: str, model: str, opacity: float, classes: list[str] | None, prog
     progress(0.2, desc="Detecting and parsing faces")
     result = common.predictor(model)(image)
     progress(0.8, desc="Drawing")
-    folder = common.output_dir()
-    stem = "parsing"
-    Image.fromarray(result.label_map).save(folder / f"{stem}_classes.png")
-    result.colour_mask().save(folder / f"{stem}_colour.png")
-    common.write_json(result.to_json(), folder / f"{stem}.json")
-    files = [str(folder / f"{stem}_classes.png"), str(folder / f"{stem}_colour.png"), str(folder / f"{stem}.json")]
     overlay = result.overlay(alpha=opacity, classes=classes or None)
+    files = [str(f) for f in export.parsing_downloads(result, common.output_dir(), common.download_stem(path), overlay)]
     crops = [(crop, f"face {i + 1}") for i, crop in enumerate(result.face_crops())]
-    note = common.faces_note(len(result.faces), "The class-index PNG holds one label index per pixel (see the JSON).")
+    note = common.faces_note(len(result.faces), "The class-index PNG holds one label index per pixel (names in labels.json).")
     return overlay, result.legend(), crops, files, note
 
 
@@ -54,7 +50,7 @@ def build() -> None:
             legend = gr.Image(label="Legend", height=120, format="png")
             note = gr.Markdown()
             crops = gr.Gallery(label="Faces", columns=4, height=200)
-            files = gr.File(label="Downloads: class-index mask, colour mask, JSON", file_count="multiple")
+            files = gr.File(label="Downloads: class-index mask + labels.json (as the CLI), colour mask, overlay, JSON", file_count="multiple")
             detections = gr.JSON(label="Detected faces", visible=True)
     gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
     run.click(

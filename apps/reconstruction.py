@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import zipfile
-
 import gradio as gr
+
+from facehub import export
 
 from . import common
 
@@ -23,18 +23,12 @@ def reconstruct(path: str, model: str, progress=gr.Progress()):
     if not result.faces:
         return None, image, None, None, None, common.faces_note(0)
     progress(0.7, desc="Writing meshes")
-    folder = common.output_dir()
-    glb = folder / "faces.glb"
-    result.save_glb(glb)
-    obj_files = result.save_obj(folder / "faces")
-    archive = folder / "faces_obj.zip"
-    with zipfile.ZipFile(archive, "w") as bundle:
-        for file in obj_files:
-            bundle.write(file, arcname=file.name)
-    json_path = common.write_json(result.to_json(), folder / "faces.json")
+    overlay = result.overlay()
+    files = export.reconstruction_downloads(result, common.output_dir(), common.download_stem(path), overlay)
+    glb = files[1]  # stem.json, stem.glb, stem_obj.zip, stem_overlay.png
     poses = [[i + 1, *(round(v, 1) for v in (f.pose.yaw, f.pose.pitch, f.pose.roll))] for i, f in enumerate(result.faces)]
     note = common.faces_note(len(result.faces), "Drag the mesh to rotate it. Yaw > 0: the face turns to the image's right.")
-    return str(glb), result.overlay(), result.depth_image(), poses, [str(glb), str(archive), json_path], note
+    return str(glb), overlay, result.depth_image(), poses, [str(f) for f in files], note
 
 
 def build() -> None:
@@ -48,7 +42,7 @@ def build() -> None:
             depth = gr.Image(label="Depth (brighter = nearer)", format="png")
             pose = gr.Dataframe(headers=["face", "yaw °", "pitch °", "roll °"], label="Head pose", interactive=False)
             note = gr.Markdown()
-            files = gr.File(label="Downloads: GLB, OBJ+MTL+texture (zip), 3D landmarks JSON", file_count="multiple")
+            files = gr.File(label="Downloads: 3D landmarks JSON, GLB, OBJ+MTL+texture (zip), overlay", file_count="multiple")
     gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
     run.click(
         reconstruct, [photo, model], [mesh, overlay, depth, pose, files, note],

@@ -81,8 +81,13 @@ def test_parse_returns_masks_and_legend(client) -> None:
     )
     assert Path(overlay).is_file() and Path(legend).is_file()
     assert len(crops) == 1 and "1" in note
-    names = sorted(Path(f).name for f in files)
-    assert names == ["parsing.json", "parsing_classes.png", "parsing_colour.png"]
+    downloads = {Path(f).name: Path(f) for f in files}  # facehub.export's layout, named after the upload
+    assert sorted(downloads) == ["astronaut.json", "astronaut.png", "astronaut_colour.png", "astronaut_overlay.png", "labels.json"]
+    from PIL import Image
+
+    mask = Image.open(downloads["astronaut.png"])
+    assert mask.mode == "L" and mask.size == Image.open(EXAMPLE).size  # the CLI's class-index mask
+    assert json.loads(downloads["labels.json"].read_text())["model"] == "bisenet"
 
 
 def test_landmarks_returns_68_points_per_face(client) -> None:
@@ -91,7 +96,8 @@ def test_landmarks_returns_68_points_per_face(client) -> None:
     overlay, crops, files, points, note = client.predict(handle_file(PAIR), "pipnet", False, True, api_name="/landmarks")
     assert Path(overlay).is_file()
     assert len(points) == 2 and all(len(face["points"]) == 68 for face in points)
-    assert {Path(f).suffix for f in files} == {".json", ".csv"}
+    assert sorted(Path(f).name for f in files) == ["two_people.csv", "two_people.json", "two_people_overlay.png"]
+    assert json.loads(Path([f for f in files if f.endswith(".json")][0]).read_text()) == points  # the CLI's entry
 
 
 def test_reconstruct_returns_a_glb_and_pose(client) -> None:
@@ -100,7 +106,7 @@ def test_reconstruct_returns_a_glb_and_pose(client) -> None:
     mesh, overlay, depth, pose, files, note = client.predict(handle_file(EXAMPLE), "prnet", api_name="/reconstruct")
     assert Path(mesh).read_bytes()[:4] == b"glTF"
     assert len(pose["data"]) == 1 and len(pose["data"][0]) == 4
-    assert {Path(f).suffix for f in files} == {".glb", ".zip", ".json"}
+    assert sorted(Path(f).name for f in files) == ["astronaut.glb", "astronaut.json", "astronaut_obj.zip", "astronaut_overlay.png"]
     faces = json.loads(Path([f for f in files if f.endswith(".json")][0]).read_text())["faces"]
     assert len(faces[0]["landmarks3d"]) == 68
 
@@ -114,7 +120,7 @@ def test_edit_moves_hair(client) -> None:
     from PIL import Image
 
     assert Image.open(result).size == Image.open(ROOT / "examples" / "grace_hopper.jpg").size
-    assert Path(download).is_file()
+    assert Path(download).name == "grace_hopper_edited.png"
 
 
 def test_corrupt_upload_gets_a_message_not_a_traceback(client, tmp_path) -> None:

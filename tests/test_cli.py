@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facehub.cli import main
+from facehub.cli import Progress, expand_images, main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PAIR = EXAMPLES / "two_people.jpg"
@@ -82,3 +83,95 @@ def test_edit_hair_writes_the_target_size(tmp_path: Path) -> None:
     args = ["edit", "--source", str(EXAMPLES / "astronaut.jpg"), "--target", str(target), "--parts", "hair", "--out", str(out)]
     assert main(args) == 0
     assert Image.open(out).size == Image.open(target).size
+
+
+# --- IMAGES: files, folders and globs; a progress bar for many --------------------------------------------------
+
+
+def _grey(path: Path, size: int = 48) -> Path:
+    """A small faceless photo (the detector finds nothing fast)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (size, size), (128, 128, 128)).save(path)
+    return path
+
+
+@pytest.fixture
+def album(tmp_path: Path) -> Path:
+    """album/ with photos at two depths, a non-image, a hidden file and a hidden folder."""
+    root = tmp_path / "album"
+    for name in ("b.png", "trip/a.jpg", "trip/day2/c.JPEG", ".hidden.jpg", ".cache/d.jpg"):
+        _grey(root / name)
+    (root / "notes.txt").write_text("not a photo")
+    return root
+
+
+def test_a_folder_is_searched_recursively_for_images(album: Path) -> None:
+    photos = expand_images([str(album)])
+    assert [p.relative_to(album).as_posix() for p in photos] == ["b.png", "trip/a.jpg", "trip/day2/c.JPEG"]
+
+
+def test_globs_expand_recursively_and_repeats_are_dropped(album: Path) -> None:
+    photos = expand_images([f"{album}/**/*.jpg", str(album / "trip" / "a.jpg"), f"{album}/trip/day2"])
+    assert [p.name for p in photos] == ["a.jpg", "c.JPEG"]
+    assert expand_images([str(album / "missing.jpg")]) == [album / "missing.jpg"]  # reported when it is read
+
+
+@pytest.mark.parametrize("pattern", ["empty", "album/*.gif"])
+def test_a_folder_or_glob_without_images_exits_2_and_writes_nothing(tmp_path: Path, album: Path, capsys, pattern: str) -> None:
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "faces.json"
+    assert main(["detect", str(tmp_path / pattern), "--out", str(out)]) == 2
+    assert "no images found" in capsys.readouterr().err and not out.exists()
+
+
+def test_detect_on_a_folder_keys_every_photo_by_file_name(album: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "faces.json"
+    assert main(["detect", str(album / "trip"), str(album / "b.png"), "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == {"a.jpg": [], "c.JPEG": [], "b.png": []}
+    assert "0 faces in 3 images" in capsys.readouterr().out
+
+
+def test_two_photos_with_one_output_name_are_an_error(tmp_path: Path, capsys) -> None:
+    first, second = _grey(tmp_path / "a" / "x.jpg"), _grey(tmp_path / "b" / "x.png")
+    assert main(["parse", str(first), str(second), "--out", str(tmp_path / "out")]) == 2
+    assert f"{first} and {second} would both be written as 'x'" in capsys.readouterr().err
+
+
+def test_many_photos_get_a_progress_bar_on_stderr(tmp_path: Path, capsys) -> None:
+    for i in range(5):
+        _grey(tmp_path / "many" / f"{i}.png")
+    assert main(["detect", str(tmp_path / "many"), "--out", str(tmp_path / "faces.json")]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines and lines[-1].startswith("detect 5/5 [") and "100%" in lines[-1]
+    assert len(lines) == 5 and "wrote" in captured.out and "5/5" not in captured.out
+    assert main(["detect", *(str(tmp_path / "many" / f"{i}.png") for i in range(3)), "--out", str(tmp_path / "f.json")]) == 0
+    assert capsys.readouterr().err == ""  # a few photos: no bar
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_progress_bar_redraws_in_place_on_a_terminal() -> None:
+    stream = _Terminal()
+    progress = Progress(4, "parse", stream=stream, width=8)
+    progress.step()
+    progress.message("facehub: b.jpg: corrupt")
+    for _ in range(3):
+        progress.step()
+    text = stream.getvalue()
+    assert text.startswith("\rparse 1/4 [##......]  25%")
+    assert "\r\x1b[Kfacehub: b.jpg: corrupt\n" in text
+    assert text.endswith("\n") and "\rparse 4/4 [########] 100%" in text
+
+
+def test_the_cli_writes_what_result_save_writes(tmp_path: Path) -> None:
+    import facehub
+
+    assert main(["parse", str(PAIR), "--out", str(tmp_path / "cli")]) == 0
+    paths = facehub.load("bisenet")(str(PAIR)).save(tmp_path / "py", PAIR.stem)
+    assert [p.name for p in paths] == ["two_people.png", "labels.json"]
+    for path in paths:
+        assert (tmp_path / "cli" / path.name).read_bytes() == path.read_bytes()

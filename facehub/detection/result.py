@@ -8,8 +8,11 @@ in ``facehub/tasks/`` and are re-exported here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+
+from facehub import export
 
 
 @dataclass
@@ -41,6 +44,10 @@ class DetectionResult:
 
     def to_json(self) -> list[dict]:
         return [face.to_json() for face in self.faces]
+
+    def save(self, folder: str | Path, stem: str) -> list[Path]:
+        """``folder/stem.json``: this photo's entry of the CLI's ``detect`` file (see ``facehub.export``)."""
+        return export.save_faces(self, folder, stem)
 
     def overlay(self):
         """PIL image with boxes, scores and the five points drawn."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facehub import export
 from facehub.detection.result import Face
 from facehub.editing.masks import (
     EDIT_LABELS,
@@ -95,3 +97,7 @@ class EditResult:
     def to_json(self) -> dict:
         return {"parts": list(self.parts), "method": self.method, "faces": [f.to_json() for f in self.faces],
                 "size": list(self.image.shape[:2])}
+
+    def save(self, folder: str | Path, stem: str) -> list[Path]:
+        """``folder/stem.png``: the edited target photo (the CLI's ``edit --out``)."""
+        return export.save_edit(self, folder, stem)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from facehub import export
 from facehub.detection.result import Face
 from facehub.geometry.landmarks68 import CONTOUR_COLOURS, contours, to_68
 from facehub.viz import line_width
@@ -74,6 +76,10 @@ class LandmarksResult:
             values = [str(index), f"{face.score:.4f}", *(f"{v:.2f}" for v in face.box), *(f"{v:.2f}" for v in pts.reshape(-1))]
             rows.append(",".join(values))
         return "\n".join(rows) + "\n"
+
+    def save(self, folder: str | Path, stem: str) -> list[Path]:
+        """``folder/stem.json``: this photo's entry of the CLI's ``landmarks`` file (see ``facehub.export``)."""
+        return export.save_faces(self, folder, stem)
 
     def overlay(self, show_indices: bool = False, contours: bool = True) -> Image.Image:
         """The photo with every face's points (and contour lines, and indices when asked)."""

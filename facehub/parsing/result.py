@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from facehub import export
 from facehub.detection.result import Face
 from facehub.parsing.labels import LabelSet, draw_legend, label_set_for
 
@@ -91,3 +93,7 @@ class ParsingResult:
             faces.append(entry)
         height, width = self.class_map.shape
         return {"model": self.model, "size": [width, height], "labels": list(self.labels), "faces": faces}
+
+    def save(self, folder: str | Path, stem: str) -> list[Path]:
+        """What the CLI's ``parse`` writes for this photo: ``folder/stem.png`` (class indices) and ``labels.json``."""
+        return export.save_parsing(self, folder, stem)

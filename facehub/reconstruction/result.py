@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from facehub import export
 from facehub.detection.result import Face
 from facehub.reconstruction.mesh import (
     Mesh,
@@ -86,6 +87,11 @@ class ReconstructionResult:
     def save_glb(self, path: str | Path) -> Path:
         """Write all faces as one glTF 2.0 binary with COLOR_0 vertex colours."""
         return write_glb([face.mesh for face in self.faces], path)
+
+    def save(self, folder: str | Path, stem: str) -> list[Path]:
+        """What the CLI's ``reconstruct`` writes for this photo: ``stem.json``, ``stem.obj`` (+ ``.mtl``,
+        ``_texture.png``) and ``stem.glb`` in ``folder``."""
+        return export.save_reconstruction(self, folder, stem)
 
     def depth_map(self) -> np.ndarray:
         """(H, W) float32 z of the nearest face surface, +inf elsewhere (computed once)."""
