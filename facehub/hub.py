@@ -2,7 +2,9 @@
 
 Resolution order for a named checkpoint (see ``registry.py``):
 
-1. ``weights/<name>/`` in the repository (or ``$FACEHUB_WEIGHTS/<name>/``);
+1. ``weights/<name>/`` in the repository (or ``$FACEHUB_WEIGHTS/<name>/``); a checkout or an editable
+   install (``pip install -e .``) finds the repository's ``weights/``, a non-editable ``pip install .`` has no
+   repository beside it: point ``$FACEHUB_WEIGHTS`` at a ``weights/`` folder or it goes on to the Hub;
 2. the local Hugging Face cache (no network);
 3. ``hf_hub_download(repo_id, revision=...)`` (honours ``HF_ENDPOINT`` and
    ``HF_HUB_OFFLINE``).
@@ -41,7 +43,7 @@ def _fix_hint(spec: CheckpointSpec) -> str:
     return (
         f"Fetch it with `hf download {spec.repo_id} --revision {spec.revision} "
         f"--local-dir weights/{spec.name}` (online), or train it with the script under scripts/ "
-        f"(see weights/README.md)."
+        f"(see weights/README.md); outside the repository set $FACEHUB_WEIGHTS to that weights/ folder."
     )
 
 
