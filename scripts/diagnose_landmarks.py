@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from facehub.geometry.align import (  # noqa: E402
     CropSpec,
     alignment_matrix,
-    five_points_from_68,
     transform_points,
 )
+from facehub.geometry.five_points import five_points_from_68  # noqa: E402
 from facehub.geometry.landmarks68 import (
     flip_points,  # noqa: E402
     to_68,  # noqa: E402

@@ -31,11 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from facehub.geometry.align import (  # noqa: E402
     CropSpec,
     alignment_matrix,
-    five_points_from_68,
     transform_points,
 )
+from facehub.geometry.five_points import five_points_from_68  # noqa: E402
+from facehub.reconstruction.uv import map_68, points_468_to_68, uv_layout  # noqa: E402
 from facehub.train.data.teacher import load_teacher_cache  # noqa: E402
 from facehub.train.data.ytf68 import read_ytf68, split_by_person  # noqa: E402
+from facehub.train.reconstruction.losses import box_nme  # noqa: E402
 
 
 def paired_points(samples) -> tuple[np.ndarray, np.ndarray]:
@@ -52,12 +54,6 @@ def paired_points(samples) -> tuple[np.ndarray, np.ndarray]:
         teacher.append(transform_points(cache.points[i, :, :2], matrix))
         labels.append(transform_points(sample.points, matrix))
     return np.stack(teacher), np.stack(labels)
-
-
-def nme(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """(N,) mean point error / sqrt(box area of gt)."""
-    size = np.sqrt(np.ptp(gt[..., 0], axis=1) * np.ptp(gt[..., 1], axis=1))
-    return np.linalg.norm(pred - gt, axis=-1).mean(-1) / size
 
 
 def fit_map(teacher: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,36 +73,29 @@ def fit_map(teacher: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.ndarray
     return indices, weights
 
 
-def apply_map(points468: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """(..., 468, C) -> (..., 68, C)."""
-    return (points468[..., indices, :] * weights[..., None]).sum(-2)
-
-
 def student_points(checkpoint: Path, split: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 468, 2) PRNet vertices and (N, 68, 2) real labels, both in the model's crop pixels."""
+    """(N, 468, 2) PRNet vertices and (N, 68, 2) real labels, both in the model's crop pixels (``checkpoint``: see ``read_checkpoint``)."""
     import torch
 
-    from facehub.reconstruction.models.prnet import PRNet
-    from facehub.reconstruction.uv import uv_layout
+    from facehub.train.reconstruction.checkpoint import MEAN, STD, read_checkpoint
     from facehub.train.reconstruction.dataset import (
         Augment,
         PRNetDataset,
         build_loose_crops,
         five_points_from_468,
+        loose_size,
     )
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    model = PRNet(**state["model_args"]).eval()
-    model.load_state_dict(state["model"])
-    size = state["model_args"]["input_size"]
-    spec = CropSpec(size, state["crop"]["zoom"], state["crop"]["shift_y"])
-    crops = build_loose_crops(split, spec, int(round(size * 1.625)))
+    ckpt = read_checkpoint(checkpoint)
+    model, size = ckpt.model, ckpt.model_args["input_size"]
+    spec = CropSpec(size, ckpt.crop["zoom"], ckpt.crop["shift_y"])
+    crops = build_loose_crops(split, spec, loose_size(size))
     labels = {s.path.name: s.points for s in read_ytf68()}
     teacher = load_teacher_cache("ytf68")
     index = {str(n): i for i, n in enumerate(teacher.names)}
     keep = [i for i, (n, src) in enumerate(zip(crops.names, crops.sources)) if src == "ytf68" and str(n) in labels][: limit or None]
-    data = PRNetDataset(crops, spec, state["uv_size"], Augment.none(), [0.5] * 3, [0.5] * 3)
-    layout = uv_layout(state["uv_size"])
+    data = PRNetDataset(crops, spec, ckpt.uv_size, Augment.none(), MEAN, STD)
+    layout = uv_layout(ckpt.uv_size)
     preds, targets = [], []
     with torch.inference_mode():
         for start in range(0, len(keep), 32):
@@ -127,25 +116,18 @@ def main_student(args: argparse.Namespace) -> None:
     p_train, l_train = student_points(args.student, "train", args.limit)
     p_val, l_val = student_points(args.student, "val", 0)
     indices, weights = fit_map(p_train, l_train, args.k)
-    teacher_idx, teacher_w = map_teacher()
     report = {
         "k": args.k,
         "checkpoint": str(args.student),
         "fit_faces": len(p_train),
         "heldout_faces": len(p_val),
-        "nme_heldout_teacher_map": round(float(nme(apply_map(p_val, teacher_idx, teacher_w), l_val).mean()), 5),
-        "nme_heldout_student_map": round(float(nme(apply_map(p_val, indices, weights), l_val).mean()), 5),
+        "nme_heldout_teacher_map": round(float(box_nme(points_468_to_68(p_val, map_68()), l_val).mean()), 5),
+        "nme_heldout_student_map": round(float(box_nme(points_468_to_68(p_val, (indices, weights)), l_val).mean()), 5),
     }
     print(json.dumps(report, indent=2))
     payload = {"fit": report, "indices": indices.tolist(), "weights": np.round(weights, 6).tolist()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(payload) + "\n")
-
-
-def map_teacher() -> tuple[np.ndarray, np.ndarray]:
-    from facehub.reconstruction.uv import map_68
-
-    return map_68()
 
 
 def main() -> None:
@@ -162,8 +144,8 @@ def main() -> None:
     t_train, l_train = paired_points(train)
     t_val, l_val = paired_points(val)
     indices, weights = fit_map(t_train, l_train, args.k)
-    err_train = nme(apply_map(t_train, indices, weights), l_train)
-    err_val = nme(apply_map(t_val, indices, weights), l_val)
+    err_train = box_nme(points_468_to_68(t_train, (indices, weights)), l_train)
+    err_val = box_nme(points_468_to_68(t_val, (indices, weights)), l_val)
     report = {
         "k": args.k,
         "fit_faces": len(t_train),

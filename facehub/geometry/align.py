@@ -4,7 +4,8 @@ Points are ``(x, y)`` pixel coordinates with the pixel-centre convention
 (pixel ``i`` covers ``[i - 0.5, i + 0.5]``). The five points are, in order:
 left eye centre, right eye centre, nose tip, left mouth corner, right mouth
 corner, where "left" is the image's left (the subject's right eye), as MTCNN
-returns them.
+returns them; ``facehub.geometry.five_points`` derives them from 68 or 468
+points or a box.
 
 A matrix ``M`` (2x3) maps image points to crop points: ``crop = M @ [x, y, 1]``.
 """
@@ -22,13 +23,6 @@ TEMPLATE_5 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
     dtype=np.float64,
 ) / 112.0
-
-# Indices into the 68-point (iBUG) set that give the five points.
-LEFT_EYE_68 = list(range(36, 42))
-RIGHT_EYE_68 = list(range(42, 48))
-NOSE_TIP_68 = 30
-MOUTH_LEFT_68 = 48
-MOUTH_RIGHT_68 = 54
 
 
 @dataclass(frozen=True)
@@ -50,20 +44,6 @@ class CropSpec:
         """The five canonical points in crop pixels, shape (5, 2)."""
         unit = (TEMPLATE_5 - 0.5) * self.zoom + 0.5 + np.array([0.0, self.shift_y])
         return unit * self.size - 0.5
-
-
-def five_points_from_68(points68: np.ndarray) -> np.ndarray:
-    """(68, 2) iBUG points -> (5, 2) eye centres, nose tip, mouth corners."""
-    points68 = np.asarray(points68, dtype=np.float64)
-    return np.stack(
-        [
-            points68[LEFT_EYE_68].mean(0),
-            points68[RIGHT_EYE_68].mean(0),
-            points68[NOSE_TIP_68],
-            points68[MOUTH_LEFT_68],
-            points68[MOUTH_RIGHT_68],
-        ]
-    )
 
 
 def similarity_transform(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -12,9 +12,10 @@ from PIL import Image
 
 from facehub.detection.detector import FaceDetector, box_overlap, nms, square
 from facehub.detection.result import DetectionResult
-from facehub.geometry.align import five_points_from_68
+from facehub.geometry.five_points import five_points_from_68
 from facehub.train.data import data_root
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 YTF = data_root() / "ytf68"
 CELEBA = data_root() / "celebamask_hair" / "val" / "images"
 
@@ -212,3 +213,20 @@ def test_clean_frontal_portrait_scoring_just_under_090_is_found(detector: FaceDe
     _require(CELEBA)
     faces = detector(_read(path)).faces
     assert len(faces) == 1 and faces[0].score > 0.85
+
+
+def test_largest_face_keeps_the_largest_and_falls_back_for_small_faces(detector: FaceDetector) -> None:
+    pair = _read(EXAMPLES / "two_people.jpg")
+    every = detector(pair).faces
+    assert len(every) >= 2
+    largest = max(every, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    found = detector.largest_face(pair)
+    assert np.abs(found.box - largest.box).max() < 0.1 * (largest.box[2] - largest.box[0])
+    # one small face on a large canvas: smaller than the first search's limit, found by the fallback
+    small = np.asarray(Image.fromarray(_read(EXAMPLES / "grace_hopper.jpg")).resize((120, 140)))
+    canvas = np.full((1000, 1000, 3), 127, np.uint8)
+    canvas[400:540, 400:520] = small
+    assert detector(canvas, min_face_size=100).faces == []
+    found = detector.largest_face(canvas, min_fraction=0.1)
+    assert 400 <= found.box[0] < found.box[2] <= 520
+    assert detector.largest_face(np.full((200, 200, 3), 127, np.uint8)) is None

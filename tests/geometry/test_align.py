@@ -19,13 +19,13 @@ from facehub.geometry.align import (
     CropSpec,
     alignment_matrix,
     crop_faces,
-    five_points_from_68,
     invert_affine,
     paste_back,
     similarity_transform,
     transform_points,
     warp_affine,
 )
+from facehub.geometry.five_points import five_points_from_68
 from facehub.image import load_image
 from facehub.train.data import data_root
 
@@ -112,16 +112,6 @@ def test_template_and_crop_spec() -> None:
     from_config = CropSpec.from_config({"input_size": 256, "crop": {"zoom": 0.8, "shift_y": 0.05}})
     assert from_config == CropSpec(256, 0.8, 0.05)
     assert CropSpec.from_config({"input_size": 64}) == CropSpec(64)
-
-
-def test_five_points_from_68() -> None:
-    points = np.zeros((68, 2))
-    points[36:42] = [10, 20]
-    points[42:48] = [30, 20]
-    points[30] = [20, 30]
-    points[48] = [12, 40]
-    points[54] = [28, 40]
-    np.testing.assert_allclose(five_points_from_68(points), [[10, 20], [30, 20], [20, 30], [12, 40], [28, 40]])
 
 
 # --- warping conventions ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from facehub.train.data.ytf68 import (
     split_by_person,
 )
 from facehub.train.eval.metrics import auc, failure_rate, landmark_summary, nme
-from facehub.train.landmarks.augment import AugmentConfig, make_crop
+from facehub.train.landmarks.augment import LandmarkAugment, make_crop
 
 RNG = np.random.default_rng(0)
 
@@ -137,11 +137,12 @@ def _face_image() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_plain_crop_matches_alignment() -> None:
-    from facehub.geometry.align import crop_faces, five_points_from_68, transform_points
+    from facehub.geometry.align import crop_faces, transform_points
+    from facehub.geometry.five_points import five_points_from_68
 
     image, points = _face_image()
     spec = CropSpec(64, 0.68, -0.1)
-    crop, crop_points, matrix = make_crop(image, points, spec, AugmentConfig.none(), RNG)
+    crop, crop_points, matrix = make_crop(image, points, spec, LandmarkAugment.none(), RNG)
     reference, matrices = crop_faces(image, five_points_from_68(points)[None], spec)
     assert np.allclose(matrix, matrices[0])
     assert np.allclose(crop_points, transform_points(points, matrix))
@@ -152,7 +153,7 @@ def test_plain_crop_matches_alignment() -> None:
 def test_flipped_crop_swaps_indices() -> None:
     image, points = _face_image()
     spec = CropSpec(64, 0.68, -0.1)
-    cfg = AugmentConfig.none()
+    cfg = LandmarkAugment.none()
     plain, plain_pts, _ = make_crop(image, points, spec, cfg, np.random.default_rng(1))
     cfg.flip_prob = 1.0
     flipped, flipped_pts, _ = make_crop(image, points, spec, cfg, np.random.default_rng(1))
@@ -163,7 +164,7 @@ def test_flipped_crop_swaps_indices() -> None:
 
 def test_augmented_crop_shapes() -> None:
     image, points = _face_image()
-    crop, crop_points, _ = make_crop(image, points, CropSpec(64, 0.68, -0.1), AugmentConfig(), RNG)
+    crop, crop_points, _ = make_crop(image, points, CropSpec(64, 0.68, -0.1), LandmarkAugment(), RNG)
     assert crop.shape == (64, 64, 3) and crop.dtype == np.uint8 and crop_points.shape == (68, 2)
 
 

@@ -21,20 +21,25 @@ Label set: ``facehub.parsing.labels.FACEHUB`` (LaPa's 11 + l_ear, r_ear, neck, c
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
+from facehub.geometry.five_points import (
+    MESH_LEFT_EYE,
+    MESH_RIGHT_EYE,
+    MTCNN_OFFSET_468,
+    five_points_from_468,
+)
 from facehub.parsing.labels import FACEHUB, IGNORE
 from facehub.train.data import data_root
 
 C = {name: i for i, name in enumerate(FACEHUB.names)}
 FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
              148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
-LEFT_EYE = [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466]  # subject's left
-RIGHT_EYE = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246]
+LEFT_EYE, RIGHT_EYE = MESH_LEFT_EYE, MESH_RIGHT_EYE  # subject's left, right
 LEFT_BROW = [276, 283, 282, 295, 285, 336, 296, 334, 293, 300]
 RIGHT_BROW = [46, 53, 52, 65, 55, 107, 66, 105, 63, 70]
 LIPS_OUTER = [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185]
@@ -44,15 +49,8 @@ LEFT_EAR_BAND = [389, 356, 454, 323, 361]  # oval points beside the subject's le
 RIGHT_EAR_BAND = [162, 127, 234, 93, 132]
 JAW = [132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361]
 FOREHEAD = [54, 103, 67, 109, 10, 338, 297, 332, 284]
-# Mean offset (in inter-ocular units) from teacher-derived five points to MTCNN's, measured on 40 val images.
-MTCNN_OFFSET = np.array([[-0.004, -0.029], [-0.011, -0.029], [-0.011, -0.074], [-0.026, -0.001], [0.007, -0.003]])
-
-
-def five_points_from_mesh(points: np.ndarray) -> np.ndarray:
-    """(468, >=2) teacher points -> (5, 2) MTCNN-like points (image-left eye first), offset-corrected."""
-    p = np.asarray(points, dtype=np.float64)[:, :2]
-    five = np.stack([p[RIGHT_EYE].mean(0), p[LEFT_EYE].mean(0), p[1], p[61], p[291]])
-    return five + MTCNN_OFFSET * np.linalg.norm(five[1] - five[0])
+# (468, >=2) teacher points -> (5, 2) MTCNN-like points: straight from the mesh, moved by MTCNN's measured offset.
+five_points_from_mesh = partial(five_points_from_468, via="mesh", offset=MTCNN_OFFSET_468)
 
 
 def _inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:

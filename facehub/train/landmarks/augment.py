@@ -18,15 +18,15 @@ import numpy as np
 from facehub.geometry.align import (
     CropSpec,
     alignment_matrix,
-    five_points_from_68,
     transform_points,
 )
+from facehub.geometry.five_points import five_points_from_68
 from facehub.geometry.landmarks68 import flip_index, to_68
 
 
 @dataclass
-class AugmentConfig:
-    """Strength of each augmentation; ``AugmentConfig.none()`` gives the plain inference crop."""
+class LandmarkAugment:
+    """Strength of each augmentation; ``LandmarkAugment.none()`` gives the plain inference crop."""
 
     point_noise: float = 0.05  # std of the 5-point jitter, in inter-eye distances
     rotate_prob: float = 0.5
@@ -40,11 +40,11 @@ class AugmentConfig:
     occlude_prob: float = 0.3
 
     @classmethod
-    def none(cls) -> "AugmentConfig":
+    def none(cls) -> LandmarkAugment:
         return cls(0.0, 0.0, 0.0, (1.0, 1.0), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-def _jitter_matrix(spec: CropSpec, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+def _jitter_matrix(spec: CropSpec, cfg: LandmarkAugment, rng: np.random.Generator) -> np.ndarray:
     """A random 3x3 similarity about the crop centre (crop px -> crop px)."""
     if rng.random() < cfg.rotate_prob:
         angle = rng.uniform(-cfg.max_rotation, cfg.max_rotation)
@@ -59,7 +59,7 @@ def _jitter_matrix(spec: CropSpec, cfg: AugmentConfig, rng: np.random.Generator)
 
 
 def crop_matrix(
-    points: np.ndarray, spec: CropSpec, cfg: AugmentConfig, rng: np.random.Generator
+    points: np.ndarray, spec: CropSpec, cfg: LandmarkAugment, rng: np.random.Generator
 ) -> np.ndarray:
     """2x3 image -> crop matrix for a face with ground-truth ``points`` (68 or 98, 2), detector-like noise included."""
     five = five_points_from_68(to_68(points))
@@ -70,7 +70,7 @@ def crop_matrix(
     return (_jitter_matrix(spec, cfg, rng) @ base)[:2]
 
 
-def _colour(crop: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+def _colour(crop: np.ndarray, cfg: LandmarkAugment, rng: np.random.Generator) -> np.ndarray:
     out = crop.astype(np.float32)
     if rng.random() < cfg.colour_prob:
         out = out * rng.uniform(0.6, 1.4) + rng.uniform(-30, 30)  # contrast, brightness
@@ -82,7 +82,7 @@ def _colour(crop: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> n
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def _blur(crop: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+def _blur(crop: np.ndarray, cfg: LandmarkAugment, rng: np.random.Generator) -> np.ndarray:
     if rng.random() >= cfg.blur_prob:
         return crop
     size = crop.shape[0]
@@ -93,7 +93,7 @@ def _blur(crop: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.
     return cv2.resize(down, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
-def _occlude(crop: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+def _occlude(crop: np.ndarray, cfg: LandmarkAugment, rng: np.random.Generator) -> np.ndarray:
     if rng.random() >= cfg.occlude_prob:
         return crop
     size = crop.shape[0]
@@ -108,7 +108,7 @@ def _occlude(crop: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> 
 
 
 def make_crop(
-    image: np.ndarray, points: np.ndarray, spec: CropSpec, cfg: AugmentConfig, rng: np.random.Generator
+    image: np.ndarray, points: np.ndarray, spec: CropSpec, cfg: LandmarkAugment, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut one augmented training crop.
 

@@ -22,14 +22,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from facehub.geometry.align import CropSpec, alignment_matrix, five_points_from_68
+from facehub.geometry.align import CropSpec, alignment_matrix
+from facehub.geometry.five_points import five_points_from_468
 from facehub.geometry.landmarks68 import flip_index
-from facehub.reconstruction.uv import canonical_mesh, points_468_to_68, uv_layout
+from facehub.reconstruction.uv import canonical_mesh, uv_layout
 from facehub.train.data import cache_root
 from facehub.train.data.teacher import load_teacher_cache
 from facehub.train.data.ytf68 import person_of
 
 LOOSE = 1.6  # loose crop field of view / model crop field of view
+LOOSE_PIXELS = 1.625  # loose crop size / model crop size (pixels), a little more than LOOSE
 TRAIN_SETS = ("celebamask_hair_train", "figaro1k_hair_train", "ytf68")
 VAL_SETS = ("celebamask_hair_val", "ytf68")
 
@@ -52,11 +54,6 @@ def mirror_index() -> np.ndarray:
     return dist.argmin(1)
 
 
-def five_points_from_468(points: np.ndarray) -> np.ndarray:
-    """(468, >=2) teacher points -> (5, 2) eye centres, nose tip, mouth corners (as MTCNN orders them)."""
-    return five_points_from_68(points_468_to_68(np.asarray(points, dtype=np.float64)[:, :2]))
-
-
 @dataclass
 class LooseCrops:
     """images (N, L, L, 3) uint8; points (N, 468, 3) float32 in loose-crop pixels; names (N,) str; sources (N,) str;
@@ -71,6 +68,11 @@ class LooseCrops:
     def __post_init__(self) -> None:
         if self.labels68 is None:
             self.labels68 = np.full((len(self.images), 68, 2), np.nan, dtype=np.float32)
+
+
+def loose_size(input_size: int) -> int:
+    """Side (px) of the cached loose crops for a model crop of ``input_size`` px."""
+    return int(round(input_size * LOOSE_PIXELS))
 
 
 def loose_matrix(points5: np.ndarray, spec: CropSpec, loose_size: int) -> np.ndarray:
