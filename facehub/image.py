@@ -4,7 +4,9 @@
 returns an RGB uint8 array of shape (H, W, 3), upright (EXIF orientation
 applied). Grayscale, palette, RGBA/LA (composited on white), CMYK and 16-bit
 or float images are converted. Anything else raises ``ImageError`` with a
-message that says what to do.
+message that says what to do. ``as_rgb_array`` (what every predictor and the
+detector call) hands an (H, W, 3) uint8 array back untouched and loads
+anything else with ``load_image``.
 """
 
 from __future__ import annotations
@@ -125,6 +127,13 @@ def load_image(source: ImageInput, name: str | None = None) -> np.ndarray:
     finally:
         Image.MAX_IMAGE_PIXELS = previous
     return np.asarray(rgb, dtype=np.uint8).copy()
+
+
+def as_rgb_array(source: ImageInput) -> np.ndarray:
+    """``source`` itself if it already is an (H, W, 3) uint8 RGB array (no copy, no checks), else ``load_image(source)``."""
+    if isinstance(source, np.ndarray) and source.dtype == np.uint8 and source.ndim == 3 and source.shape[2] == 3:
+        return source
+    return load_image(source)
 
 
 def downscale_for_detection(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:

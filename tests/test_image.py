@@ -15,7 +15,7 @@ from PIL import Image
 
 import facehub.image as image_module
 from facehub.errors import ImageError
-from facehub.image import MIN_SIDE, downscale_for_detection, load_image
+from facehub.image import MIN_SIDE, as_rgb_array, downscale_for_detection, load_image
 
 RED, BLUE, WHITE = (255, 0, 0), (0, 0, 255), (255, 255, 255)
 
@@ -171,6 +171,16 @@ def test_numpy_dtypes(array: np.ndarray, expected: int) -> None:
 def test_rgba_array_is_composited_on_white() -> None:
     rgba = np.zeros((20, 20, 4), np.uint8)  # transparent black
     assert (load_image(rgba) == 255).all()
+
+
+def test_as_rgb_array_passes_rgb_arrays_through_and_loads_the_rest(tmp_path: Path) -> None:
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    assert as_rgb_array(rgb) is rgb
+    rgba = np.zeros((20, 30, 4), np.uint8)  # uint8 but not RGB: composited on white like load_image does
+    assert as_rgb_array(rgba).shape == (20, 30, 3) and (as_rgb_array(rgba) == 255).all()
+    assert as_rgb_array(np.ones((20, 30, 3))).dtype == np.uint8
+    two_tone().save(tmp_path / "a.png")
+    assert np.array_equal(as_rgb_array(tmp_path / "a.png"), load_image(tmp_path / "a.png"))
 
 
 def test_non_contiguous_array() -> None:

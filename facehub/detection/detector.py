@@ -4,7 +4,9 @@
 detector = FaceDetector.from_pretrained()          # weights/mtcnn/
 result = detector(image)                            # DetectionResult, faces by descending score
 result.faces[0].box, result.faces[0].points         # (4,) x0, y0, x1, y1 and (5, 2) x, y
+detector.largest_face(image)                        # the largest face only (coarse pyramid first), or None
 ```
+Task predictors take these faces as ``predictor(image, faces=result)``.
 
 Coordinates returned are in the input's pixels with the pixel-centre
 convention of ``facehub/align.py`` (pixel ``i`` covers ``[i - 0.5, i + 0.5]``).
@@ -25,7 +27,7 @@ from facehub.detection.models.mtcnn import MTCNN
 from facehub.detection.result import DetectionResult, Face
 from facehub.device import resolve_device
 from facehub.hub import LoadedModel, load_model
-from facehub.image import ImageInput, downscale_for_detection, load_image
+from facehub.image import ImageInput, as_rgb_array, downscale_for_detection
 
 CELL = 12  # P-Net's receptive field, pixels
 STRIDE = 2  # P-Net's output stride, pixels
@@ -302,9 +304,19 @@ class FaceDetector:
         ``min_face_size`` (pixels of ``image``) replaces the configured smallest face for this call: the image
         pyramid starts there, so a larger value is faster (somewhat smaller faces may still be found).
         """
-        array = image if _is_rgb_uint8(image) else load_image(image)
+        array = as_rgb_array(image)
         boxes, scores, points = self.detect(array, min_face_size)
         return DetectionResult(image=array, faces=_to_faces(boxes, scores, points))
+
+    def largest_face(self, image: ImageInput, min_fraction: float = 0.1) -> Face | None:
+        """The face with the largest box in ``image``, or None.
+
+        Faces of at least ``min_fraction`` of the photo's shorter side are searched first (the expensive
+        fine pyramid levels are skipped); only when none is found is the full range searched.
+        """
+        array = as_rgb_array(image)
+        faces = self(array, min_face_size=min_fraction * min(array.shape[:2])).faces or self(array).faces
+        return largest_face(faces) if faces else None
 
     @torch.inference_mode()
     def detect(self, image: np.ndarray, min_face_size: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -337,8 +349,9 @@ class FaceDetector:
         return stage_three(self.model.onet, levels, found, t_o, nms_t["onet_min"])
 
 
-def _is_rgb_uint8(image: object) -> bool:
-    return isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+def largest_face(faces: list[Face]) -> Face:
+    """The face with the largest box area (``faces`` must not be empty; the first of equal ones)."""
+    return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
 
 
 def _to_faces(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray) -> list[Face]:

@@ -6,8 +6,10 @@ result = editor(Image.open("a.jpg"), Image.open("b.jpg"), parts=("hair", "eyes")
 result.image_pil().save("edited.png")        # the target photo at full resolution, edited
 ```
 Both photos are parsed with the checkpoint's parser (``config.json["parser"]``,
-default ``bisenet``); the largest face of each is used. ``method="blend"`` is
-the classical baseline (``facehub/blend.py``); ``method="gan"`` runs the
+default ``bisenet``); the largest face of each is used: the detector's
+(``FaceDetector.largest_face``), or the largest of ``source_faces`` /
+``target_faces`` when the caller gives them (any form ``facehub.predictor.as_faces``
+takes). ``method="blend"`` is the classical baseline (``facehub/blend.py``); ``method="gan"`` runs the
 mask-guided editor on aligned crops of ``input_size`` pixels and pastes its
 output back inside the edited region. ``target_mask`` (a user-painted EDIT_LABELS
 map, or colours of the label palette) replaces the target's layout.
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from facehub.detection.result import Face
+from facehub.detection.detector import largest_face
 from facehub.editing.blend import blend_parts
 from facehub.editing.blend_ops import dilate, gaussian_blur
 from facehub.editing.masks import (
@@ -38,8 +40,8 @@ from facehub.editing.models.portrait_editor import COMPONENTS, make_inputs
 from facehub.editing.result import EditResult, ParsedPhoto
 from facehub.geometry.align import crop_faces, paste_back, warp_affine
 from facehub.hub import LoadedModel
-from facehub.image import ImageInput, load_image
-from facehub.predictor import Predictor
+from facehub.image import ImageInput, as_rgb_array
+from facehub.predictor import FacesInput, Predictor, as_faces
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -50,38 +52,6 @@ _PART_COMPONENTS = {
     "hair": ("hair",), "eyes": ("left_eye", "right_eye"), "mouth": ("mouth",),
     "brows": ("face",), "nose": ("face",), "face": ("left_eye", "right_eye", "mouth", "face"),
 }
-
-
-
-
-def largest_face(faces: list[Face]) -> Face:
-    """The face with the largest box area (``faces`` must not be empty)."""
-    return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
-
-
-class LargestFaceDetector:
-    """The one face per photo the editor edits, its largest, found with a smaller image pyramid.
-
-    Faces of at least ``fraction`` of the photo's shorter side are searched first
-    (the expensive fine pyramid levels are skipped); only when none is found is
-    the full range searched. ``detector(image) -> DetectionResult`` with at most one face.
-    """
-
-    def __init__(self, detector: Callable, fraction: float = 0.1):
-        self.detector = detector
-        self.fraction = fraction
-
-    def __call__(self, image: np.ndarray):
-        from facehub.detection.detector import FaceDetector
-
-        result = None
-        if isinstance(self.detector, FaceDetector):
-            result = self.detector(image, min_face_size=self.fraction * min(image.shape[:2]))
-        if result is None or not result.faces:
-            result = self.detector(image)
-        if result.faces:
-            result.faces = [largest_face(result.faces)]
-        return result
 
 
 class PortraitEditor(Predictor):
@@ -103,46 +73,35 @@ class PortraitEditor(Predictor):
         self.default_method = str(self.config.get("default_method", "blend"))
         self._cache: OrderedDict[str, ParsedPhoto] = OrderedDict()
 
-    @classmethod
-    def from_pretrained(
-        cls,
-        name: str = "portrait-editor",
-        device: torch.device | str | None = None,
-        detector: Callable | None = None,
-        parser: Callable | None = None,
-        parse_cache: int = 0,
-    ) -> "PortraitEditor":
-        from facehub.device import resolve_device
-        from facehub.hub import load_model
-
-        device = resolve_device(str(device) if device is not None else None)
-        return cls(load_model(name, device), detector=detector, device=device, parser=parser, parse_cache=parse_cache)
-
     @property
     def parser(self) -> Callable:
-        """The face parser (loaded on first use; it parses only the largest face, found by this editor's detector)."""
+        """The face parser, ``parser(image, faces=[face]) -> ParsingResult`` (loaded on first use)."""
         if self._parser is None:
             from facehub import load
 
-            detector = LargestFaceDetector(self.detector)
-            self._parser = load(str(self.config.get("parser", "bisenet")), device=str(self.device), detector=detector)
+            self._parser = load(str(self.config.get("parser", "bisenet")), device=str(self.device))
         return self._parser
 
-    def parse(self, image: ImageInput) -> ParsedPhoto:
-        """Parse ``image``; the last ``parse_cache`` photos are remembered (an app edits one source many times)."""
-        array = image if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 else load_image(image)
-        key = hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest() + str(array.shape)
+    def parse(self, image: ImageInput, faces: FacesInput | None = None) -> ParsedPhoto:
+        """Parse the largest face of ``image`` (of ``faces`` if given, else the detector's).
+
+        The last ``parse_cache`` photos are remembered (an app edits one source many times).
+        """
+        array = as_rgb_array(image)
+        given = None if faces is None else as_faces(faces)
+        digest = hashlib.blake2b(array.tobytes(), digest_size=16)
+        for face in given or []:
+            digest.update(np.asarray(face.points, dtype=np.float64).tobytes())
+        key = f"{digest.hexdigest()}{array.shape}{None if given is None else len(given)}"
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        result = self.parser(array)
-        faces = list(getattr(result, "faces", []))
-        if not faces:
+        face = self.detector.largest_face(array) if given is None else (largest_face(given) if given else None)
+        if face is None:
             parsed = ParsedPhoto(array, None, None)
         else:
-            face = largest_face(faces)
-            class_map, labels = _class_map(result, self.parser)
-            parsed = ParsedPhoto(array, face, to_edit_labels(class_map, labels))
+            result = self.parser(array, faces=[face])
+            parsed = ParsedPhoto(array, face, to_edit_labels(result.class_map, result.labels))
         self._cache[key] = parsed
         while len(self._cache) > self.parse_cache:
             self._cache.popitem(last=False)
@@ -172,13 +131,19 @@ class PortraitEditor(Predictor):
         parts: tuple[str, ...] | str = ("hair",),
         method: str | None = None,
         target_mask: np.ndarray | None = None,
+        source_faces: FacesInput | None = None,
+        target_faces: FacesInput | None = None,
     ) -> EditResult:
-        """Edit ``target`` with ``parts`` of ``source``; ``target_mask`` (H, W) EDIT_LABELS drives the layout."""
+        """Edit ``target`` with ``parts`` of ``source``; ``target_mask`` (H, W) EDIT_LABELS drives the layout.
+
+        ``source_faces`` / ``target_faces`` (Face objects, boxes or five points) skip detection in that photo;
+        the largest of them is edited.
+        """
         method = method or self.default_method
         if method not in METHODS:
             raise ValueError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
         parts = parse_parts(parts)
-        src, tgt = self.parse(source), self.parse(target)
+        src, tgt = self.parse(source, source_faces), self.parse(target, target_faces)
         if src.face is None or tgt.face is None:
             return EditResult(tgt.image.copy(), src.image, tgt.image, src.class_map, tgt.class_map, None, None, parts, method)
         if target_mask is not None:
@@ -246,21 +211,6 @@ def _resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.fromarray(labels).resize((size[1], size[0]), Image.NEAREST))
-
-
-def _class_map(result, parser) -> tuple[np.ndarray, list[str]]:
-    """The full-size class map of a parsing result and its label names (index order)."""
-    for attribute in ("class_map", "label_map", "mask", "labels_map", "segmentation"):
-        value = getattr(result, attribute, None)
-        if isinstance(value, np.ndarray) and value.ndim == 2:
-            break
-    else:
-        raise TypeError(f"{type(result).__name__} has no full-size class map.")
-    labels = getattr(result, "labels", None)
-    if labels is None or isinstance(labels, np.ndarray):
-        labels = getattr(parser, "config", {}).get("labels")
-    names = list(getattr(labels, "names", labels))
-    return value, names
 
 
 def colours_to_labels(painted: np.ndarray) -> np.ndarray:

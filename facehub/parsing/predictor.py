@@ -2,12 +2,12 @@
 
 ```python
 parser = facehub.load("bisenet")            # or "face-transformer"
-result = parser(image)                      # ParsingResult
+result = parser(image)                      # ParsingResult; parser(image, faces=boxes_or_points) skips detection
 result.class_map                            # (H, W) uint8 indices into result.labels
 result.overlay(alpha=0.5, classes=["skin", "hair"]).save("overlay.png")
 ```
 
-Pipeline: MTCNN (5 points) -> aligned crop (the checkpoint's ``CropSpec``) ->
+Pipeline: MTCNN (5 points; or the caller's ``faces``) -> aligned crop (the checkpoint's ``CropSpec``) ->
 model -> softmax -> probabilities pasted back with ``facehub.geometry.align.paste_back``
 inside each crop's window -> per pixel, the most confident non-background class
 over all faces competes with the least confident background among the faces
@@ -23,11 +23,11 @@ from facehub.geometry.align import invert_affine, paste_back
 from facehub.image import ImageInput
 from facehub.parsing.labels import label_set_for
 from facehub.parsing.result import ParsingResult
-from facehub.predictor import Predictor
+from facehub.predictor import FacesInput, Predictor
 
 
 class FaceParser(Predictor):
-    """Detect -> align -> parse -> paste back. ``parser(image) -> ParsingResult``."""
+    """Detect -> align -> parse -> paste back. ``parser(image, faces=None) -> ParsingResult``."""
 
     task = "parsing"
 
@@ -50,8 +50,9 @@ class FaceParser(Predictor):
             probs = 0.5 * (probs + mirrored)
         return probs
 
-    def __call__(self, source: ImageInput) -> ParsingResult:
-        prepared = self.prepare(source)
+    def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> ParsingResult:
+        """Parse every face of ``source`` (or the given ``faces``: see ``facehub.predictor``)."""
+        prepared = self.prepare(source, faces)
         image = prepared.image
         height, width = image.shape[:2]
         result = ParsingResult(image=image, faces=prepared.faces, class_map=np.zeros((height, width), np.uint8),
@@ -84,9 +85,8 @@ class FaceParser(Predictor):
         foreground = fg_score > bg_score
         result.class_map = np.where(foreground, fg_class, 0).astype(np.uint8)
         result.face_index = np.where(foreground, result.face_index, -1).astype(np.int16)
-        mean, std = self.mean.view(3, 1, 1), self.std.view(3, 1, 1)
         for index in range(len(prepared.faces)):
-            crop = (prepared.crops[index] * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
+            crop = prepared.pixels[index].permute(1, 2, 0).numpy()
             result.crop_images.append((crop * 255 + 0.5).astype(np.uint8))
             result.crop_maps.append(probs[index].max(0).indices.numpy().astype(np.uint8))  # max(0) is ~5x faster than argmax(0) on CPU
         return result

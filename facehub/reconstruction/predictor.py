@@ -1,6 +1,7 @@
 """3D face reconstruction: ``facehub.load("prnet")(image) -> ReconstructionResult``.
 
-Every detected face is aligned from MTCNN's five points to the model's crop;
+Every detected face (or every face the caller passes, ``predictor(image, faces=...)``)
+is aligned from its five points to the model's crop;
 PRNet regresses its UV position map in crop pixels, which is mapped back to
 the photo (x, y by the inverse alignment, z divided by the alignment's
 scale). From the map come the 468 MediaPipe-layout vertices (least-squares
@@ -14,9 +15,10 @@ import numpy as np
 import torch
 
 from facehub.detection.result import Face
-from facehub.geometry.align import crop_faces, five_points_from_68, invert_affine
+from facehub.geometry.align import invert_affine
+from facehub.geometry.five_points import five_points_from_468
 from facehub.image import ImageInput
-from facehub.predictor import Predictor
+from facehub.predictor import FacesInput, Predictor
 from facehub.reconstruction.mesh import (
     Mesh,
     head_pose,
@@ -94,8 +96,8 @@ class FaceReconstructor(Predictor):
 
     def locate(self, image: np.ndarray, points5: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Crop-space maps (F, 3, S, S) and matrices (F, 2, 3) for faces given by five points (F, 5, 2)."""
-        crops, matrices = crop_faces(image, points5, self.crop_spec)
-        return self.predict_maps((crops - self.mean) / self.std), matrices
+        _, crops, matrices = self.crop(image, points5)
+        return self.predict_maps(crops), matrices
 
     def refine(self, image: np.ndarray, maps: np.ndarray, matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One more pass, aligned from the five points of the current maps' 68 landmarks."""
@@ -104,11 +106,12 @@ class FaceReconstructor(Predictor):
         points5 = []
         for crop_map, matrix in zip(maps, matrices):
             vertices = self.layout.sample(to_image_space(crop_map, matrix)).astype(np.float64)
-            points5.append(five_points_from_68(points_468_to_68(vertices)[:, :2]))
+            points5.append(five_points_from_468(vertices))  # through the teacher's 468 -> 68 map, as trained
         return self.locate(image, np.stack(points5))
 
-    def __call__(self, source: ImageInput) -> ReconstructionResult:
-        prepared = self.prepare(source)
+    def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> ReconstructionResult:
+        """Reconstruct every face of ``source`` (or the given ``faces``: see ``facehub.predictor``)."""
+        prepared = self.prepare(source, faces)
         maps, matrices = self.predict_maps(prepared.crops), prepared.matrices
         for _ in range(self.refine_passes):
             maps, matrices = self.refine(prepared.image, maps, matrices)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from facehub.detection.result import Face
 from facehub.editing.masks import EDIT_LABELS, HAIR, INDEX, SKIN, part_mask
 from facehub.editing.models.portrait_editor import PortraitEditor as EditorNet
 from facehub.editing.predictor import PortraitEditor, colours_to_labels
@@ -31,18 +31,13 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 class _Parsed:
     faces: list
     class_map: np.ndarray
+    labels: tuple[str, ...] = EDIT_LABELS
 
 
 class StubParser:
-    """Draws a face oval, a hair cap, eyes and lips from the detector's five points (EDIT_LABELS)."""
+    """Draws a face oval, a hair cap, eyes and lips from the given faces' five points (EDIT_LABELS)."""
 
-    config = {"labels": list(EDIT_LABELS)}
-
-    def __init__(self, detector):
-        self.detector = detector
-
-    def __call__(self, image: np.ndarray) -> _Parsed:
-        faces = self.detector(image).faces
+    def __call__(self, image: np.ndarray, faces: list) -> _Parsed:
         labels = np.zeros(image.shape[:2], np.uint8)
         yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
         for face in faces:
@@ -70,7 +65,7 @@ def editor() -> PortraitEditor:
     from facehub.detection.detector import FaceDetector
 
     detector = FaceDetector.from_pretrained(device="cpu")
-    return PortraitEditor(loaded, detector=detector, device="cpu", parser=StubParser(detector), parse_cache=4)
+    return PortraitEditor(loaded, detector=detector, device="cpu", parser=StubParser(), parse_cache=4)
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +110,19 @@ def test_eyes_and_mouth_and_a_painted_mask(editor: PortraitEditor, photos) -> No
     assert (result.layout[: target.shape[0] // 6] == HAIR).mean() > 0.5
     colours = np.asarray(editor.target_mask_image(target))
     np.testing.assert_array_equal(colours_to_labels(colours), editor.parse(target).class_map)
+
+
+def test_given_faces_skip_detection_and_pick_the_largest(editor: PortraitEditor, photos) -> None:
+    source, target = photos
+    detected = editor(source, target, parts="hair")
+    src_face, tgt_face = editor.detector.largest_face(source), editor.detector.largest_face(target)
+    given = editor(source, target, parts="hair", source_faces=[src_face], target_faces=tgt_face.points)
+    np.testing.assert_array_equal(given.image, detected.image)
+    small = Face(tgt_face.box * 0.5, 1.0, tgt_face.points * 0.5)  # a smaller face beside it: not the one edited
+    both = editor(source, target, parts="hair", source_faces=src_face, target_faces=[small, tgt_face])
+    np.testing.assert_array_equal(both.image, detected.image)
+    none = editor(source, target, parts="hair", target_faces=[])
+    assert none.faces == [] and np.array_equal(none.image, target)
 
 
 def test_no_face_gives_the_target_unchanged(editor: PortraitEditor, photos) -> None:
@@ -163,24 +171,3 @@ def test_shipped_editor_on_two_real_portraits(part: str) -> None:
     src_part, tgt_part = (part_mask(editor.parse(x).class_map, part) for x in (source, target))
     out, src, tgt = (a[m].astype(float).mean(0) for a, m in ((result.image, placed), (source, src_part), (target, tgt_part)))
     assert np.linalg.norm(out - src) < np.linalg.norm(out - tgt)
-
-
-def test_largest_face_detector_keeps_the_largest_and_falls_back_for_small_faces() -> None:
-    from facehub.detection.detector import FaceDetector
-    from facehub.editing.predictor import LargestFaceDetector
-
-    detector = FaceDetector.from_pretrained(device="cpu")
-    pair = load_image(EXAMPLES / "two_people.jpg")
-    every = detector(pair).faces
-    assert len(every) >= 2
-    largest = max(every, key=lambda f: (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
-    found = LargestFaceDetector(detector)(pair).faces
-    assert len(found) == 1
-    assert np.abs(found[0].box - largest.box).max() < 0.1 * (largest.box[2] - largest.box[0])
-    # one small face on a large canvas: smaller than the first search's limit, found by the fallback
-    small = np.asarray(Image.fromarray(load_image(EXAMPLES / "grace_hopper.jpg")).resize((120, 140)))
-    canvas = np.full((1000, 1000, 3), 127, np.uint8)
-    canvas[400:540, 400:520] = small
-    assert detector(canvas, min_face_size=100).faces == []
-    found = LargestFaceDetector(detector, fraction=0.1)(canvas).faces
-    assert len(found) == 1 and 400 <= found[0].box[0] < found[0].box[2] <= 520

@@ -9,13 +9,12 @@ import pytest
 import torch
 from PIL import Image
 
-from facehub.detection.result import Face
-from facehub.geometry.align import five_points_from_68
+from facehub.detection.result import DetectionResult, Face
+from facehub.geometry.five_points import five_points_from_68
 from facehub.hub import LoadedModel, weights_root
 from facehub.landmarks.predictor import LandmarkPredictor
 from facehub.landmarks.result import LandmarksResult
 from facehub.train.data import data_root
-from tests.stubs import FixedDetector
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -48,25 +47,32 @@ def test_empty_result() -> None:
     assert result.overlay().size == (50, 50) and result.face_crops() == []
 
 
-def _tiny_predictor(faces: list[Face], refine: int = 0) -> LandmarkPredictor:
+def _tiny_predictor(refine: int = 0) -> LandmarkPredictor:
     from facehub.landmarks.models.pipnet import PIPNet
 
     model = PIPNet(num_points=68, num_nb=4, width=8, net_stride=16, input_size=64).eval()
     config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
               "crop": {"zoom": 0.68, "shift_y": -0.1}, "mean": [0.5] * 3, "std": [0.5] * 3}
     loaded = LoadedModel("tiny", model, config, Path("."))
-    return LandmarkPredictor(loaded, detector=FixedDetector(faces), device="cpu", refine_passes=refine)
+    return LandmarkPredictor(loaded, device="cpu", refine_passes=refine)
 
 
 @pytest.mark.parametrize("refine", [0, 1])
 def test_predictor_wiring(refine: int) -> None:
     image = (np.random.default_rng(0).random((120, 160, 3)) * 255).astype(np.uint8)
     face = Face(np.array([40.0, 20, 110, 100]), 0.9, np.array([[60, 50], [90, 50], [75, 65], [62, 82], [88, 82]], float))
-    result = _tiny_predictor([face, face], refine)(image)
+    predictor = _tiny_predictor(refine)
+    result = predictor(image, faces=[face, face])
     assert result.points.shape == (2, 68, 2) and result.crops.shape == (2, 64, 64, 3)
     assert np.allclose(result.points[0], result.points[1])
     assert np.isfinite(result.points).all()
-    assert _tiny_predictor([])(image).points.shape == (0, 68, 2)
+    # the shared prepare(): the same crops and points as locate() on the same five points
+    points, pixels, _, _ = predictor.locate(image, face.points[None])
+    assert np.array_equal(result.points[0], points[0])
+    assert np.array_equal(result.crops[0], (pixels[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+    assert np.array_equal(predictor(image, faces=face.points).points[0], points[0])
+    assert predictor(image, faces=[]).points.shape == (0, 68, 2)
+    assert predictor._detector is None
 
 
 def _shipped(name: str) -> bool:
@@ -144,7 +150,7 @@ def test_flip_test_averages_the_mirror_correctly() -> None:
     symmetric = (raw + flip_points(raw, 64)) / 2  # a mirror-symmetric point set in a 64 px crop
     config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68}
     predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(symmetric), config, Path(".")),
-                                  detector=FixedDetector([]), device="cpu", flip_test=True)
+                                  device="cpu", flip_test=True)
     out = predictor.predict_crops(torch.zeros(2, 3, 64, 64))
     assert np.allclose(out, symmetric[None], atol=1e-4)
     predictor.model = _ConstantModel(raw)
@@ -169,7 +175,7 @@ def test_systematic_error_is_measured_in_crop_pixels() -> None:
     config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
               "crop": {"zoom": 0.68, "shift_y": -0.1}}
     predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(np.zeros((68, 2))), config, Path(".")),
-                                  detector=FixedDetector([face]), device="cpu")
+                                  detector=lambda image: DetectionResult(image, [face]), device="cpu")
     from facehub.geometry.align import alignment_matrix, transform_points
 
     matrix = alignment_matrix(points5, predictor.crop_spec)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from facehub.detection.result import DetectionResult, Face
+from facehub.geometry.five_points import five_points_from_box
 from facehub.hub import LoadedModel, weights_root
 from facehub.parsing.labels import FACEHUB
 from facehub.parsing.predictor import FaceParser
@@ -17,16 +18,6 @@ from facehub.parsing.result import ParsingResult
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CONFIG = {"family": "bisenet", "task": "parsing", "model_args": {}, "labels": list(FACEHUB.names), "input_size": 64,
           "crop": {"zoom": 0.5, "shift_y": 0.0}, "mean": [0.5] * 3, "std": [0.5] * 3}
-
-
-class FixedDetector:
-    """Returns the faces it was given."""
-
-    def __init__(self, faces: list[Face]) -> None:
-        self.faces = faces
-
-    def __call__(self, image: np.ndarray) -> DetectionResult:
-        return DetectionResult(image=image, faces=self.faces)
 
 
 class ConstantModel(torch.nn.Module):
@@ -47,14 +38,14 @@ def _face(cx: float, cy: float, eye: float = 10.0) -> Face:
     return Face(np.array([cx - eye, cy - eye, cx + eye, cy + 1.6 * eye]), 0.99, points)
 
 
-def _parser(faces: list[Face], label: int = 1) -> FaceParser:
+def _parser(label: int = 1) -> FaceParser:
     loaded = LoadedModel("test", ConstantModel(label), dict(CONFIG), Path("."))
-    return FaceParser(loaded, detector=FixedDetector(faces), device="cpu")
+    return FaceParser(loaded, device="cpu")
 
 
 def test_two_faces_pasted_back_at_full_size() -> None:
     image = np.full((120, 300, 3), 128, np.uint8)
-    result = _parser([_face(60, 55), _face(230, 55)])(image)
+    result = _parser()(image, faces=[_face(60, 55), _face(230, 55)])
     assert isinstance(result, ParsingResult)
     assert result.class_map.shape == (120, 300) and result.class_map.dtype == np.uint8
     assert result.class_map[55, 60] == 1 and result.class_map[55, 230] == 1
@@ -63,14 +54,31 @@ def test_two_faces_pasted_back_at_full_size() -> None:
     assert len(result.crop_maps) == 2 and result.crop_images[0].shape == (64, 64, 3)
 
 
+def test_faces_in_every_form_give_the_same_parse_without_a_detector() -> None:
+    image = np.full((120, 300, 3), 128, np.uint8)
+    faces = [_face(60, 55), _face(230, 55)]
+    parser = _parser()
+    reference = parser(image, faces=faces).class_map
+    points = np.stack([f.points for f in faces])
+    for given in (DetectionResult(image, faces), points, points.tolist(), faces[0], points[0]):
+        result = parser(image, faces=given)
+        expected = reference if len(result.faces) == 2 else parser(image, faces=faces[:1]).class_map
+        assert np.array_equal(result.class_map, expected)
+    boxes = np.stack([f.box for f in faces])  # boxes alone: five points estimated from each box
+    from_boxes = parser(image, faces=boxes)
+    assert [f.score for f in from_boxes.faces] == [1.0, 1.0]
+    assert np.array_equal(from_boxes.class_map, parser(image, faces=five_points_from_box(boxes)).class_map)
+    assert parser._detector is None  # faces given: the detector was never loaded
+
+
 def test_no_face_gives_empty_result() -> None:
-    result = _parser([])(np.zeros((50, 40, 3), np.uint8))
+    result = _parser()(np.zeros((50, 40, 3), np.uint8), faces=[])
     assert result.faces == [] and result.class_map.shape == (50, 40) and not result.class_map.any()
     assert result.to_json()["faces"] == []
 
 
 def test_result_drawings_and_json() -> None:
-    result = _parser([_face(50, 50)], label=FACEHUB.index("hair"))(np.full((100, 100, 3), 100, np.uint8))
+    result = _parser(label=FACEHUB.index("hair"))(np.full((100, 100, 3), 100, np.uint8), faces=[_face(50, 50)])
     assert result.overlay(0.5).size == (100, 100)
     hidden = np.asarray(result.overlay(1.0, classes=["skin"]))
     assert (hidden == 100).all()  # hair hidden: the photo shows through

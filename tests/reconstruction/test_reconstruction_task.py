@@ -17,7 +17,6 @@ from facehub.reconstruction.predictor import FaceReconstructor, to_image_space
 from facehub.reconstruction.result import ReconstructionResult
 from facehub.train.data import data_root
 from tests.reconstruction.test_mesh import read_glb
-from tests.stubs import FixedDetector
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -27,20 +26,24 @@ def _faces() -> list[Face]:
     return [Face(np.array([25.0, 25, 85, 100]) + [120 * i, 0, 120 * i, 0], 0.99 - 0.1 * i, five + [120 * i, 0]) for i in range(2)]
 
 
-def _tiny(faces: list[Face], refine: int = 0, flip: bool = False) -> FaceReconstructor:
+def _tiny(refine: int = 0, flip: bool = False) -> FaceReconstructor:
     torch.manual_seed(0)
     args = {"input_size": 64, "uv_size": 32, "width": 2, "depth": 3}
     config = {"family": "prnet", "task": "reconstruction", "model_args": args, "input_size": 64,
               "crop": {"zoom": 0.65, "shift_y": -0.06}, "mean": [0.5] * 3, "std": [0.5] * 3, "uv_size": 32}
     loaded = LoadedModel("prnet", PRNet(**args).eval(), config, Path("."))
-    return FaceReconstructor(loaded, detector=FixedDetector(faces), device="cpu", refine_passes=refine, flip_test=flip)
+    return FaceReconstructor(loaded, device="cpu", refine_passes=refine, flip_test=flip)
 
 
 @pytest.mark.parametrize(("refine", "flip"), [(0, False), (1, False), (0, True)])
 def test_predictor_wiring_and_exports(tmp_path: Path, refine: int, flip: bool) -> None:
     image = np.random.default_rng(0).integers(0, 255, (120, 260, 3), dtype=np.uint8)
-    result = _tiny(_faces(), refine, flip)(image)
+    predictor = _tiny(refine, flip)
+    result = predictor(image, faces=_faces())
     assert isinstance(result, ReconstructionResult) and len(result.faces) == 2
+    same = predictor(image, faces=np.stack([f.points for f in _faces()]))  # five points alone: the same faces
+    np.testing.assert_array_equal(same.faces[1].vertices468, result.faces[1].vertices468)
+    assert predictor._detector is None
     face = result.faces[0]
     assert face.vertices468.shape == (468, 3) and face.landmarks3d.shape == (68, 3)
     assert face.mesh.vertices.shape[1] == 3 and len(face.mesh.colours) == len(face.mesh.vertices)
@@ -61,7 +64,7 @@ def test_predictor_wiring_and_exports(tmp_path: Path, refine: int, flip: bool) -
 
 
 def test_no_face_gives_an_empty_result(tmp_path: Path) -> None:
-    result = _tiny([])(np.zeros((50, 60, 3), np.uint8))
+    result = _tiny()(np.zeros((50, 60, 3), np.uint8), faces=[])
     assert result.faces == [] and result.to_json() == {"faces": []}
     assert result.landmarks3d.shape == (0, 68, 3)
     assert result.overlay().size == (60, 50) and result.depth_image().size == (60, 50)
@@ -71,7 +74,7 @@ def test_no_face_gives_an_empty_result(tmp_path: Path) -> None:
 
 def test_flip_test_of_a_symmetric_input_matches_the_plain_map() -> None:
     """On a mirror-symmetric crop the mirrored pass, un-mirrored, agrees with the plain pass up to the model's asymmetry."""
-    predictor = _tiny([])
+    predictor = _tiny()
     crop = torch.randn(1, 3, 64, 32)
     crop = torch.cat([crop, crop.flip(-1)], -1)
     plain = predictor.predict_maps(crop)
@@ -86,10 +89,10 @@ def test_flip_test_of_a_symmetric_input_matches_the_plain_map() -> None:
 
 
 def test_config_map_68_drives_the_output_landmarks() -> None:
-    predictor = _tiny(_faces()[:1])
+    predictor = _tiny()
     predictor.config["map_68"] = {"indices": [[i] for i in range(68)], "weights": [[1.0]] * 68}
-    own = FaceReconstructor(predictor.loaded, detector=predictor.detector, device="cpu")
-    face = own(np.zeros((120, 260, 3), np.uint8)).faces[0]
+    own = FaceReconstructor(predictor.loaded, device="cpu")
+    face = own(np.zeros((120, 260, 3), np.uint8), faces=_faces()[:1]).faces[0]
     np.testing.assert_allclose(face.landmarks3d, face.vertices468[:68])
 
 
