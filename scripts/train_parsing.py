@@ -4,10 +4,10 @@
     python scripts/train_parsing.py --family bisenet --out runs/bisenet --minutes 75
     python scripts/train_parsing.py --family face_transformer --out runs/ft --reward 0.5   # REINFORCE F1 term
     python scripts/train_parsing.py ... --resume       # continue from <out>/last.pt
+    torchrun --nproc_per_node 4 scripts/train_parsing.py ...   # DDP: --batch per process
 
 The best checkpoint is exported to ``<out>/best/`` (config.json + model.safetensors);
-``--push-to-hub REPO`` uploads it afterwards. Under ``torchrun`` each process trains on its own
-random samples (no gradient sync is attempted here).
+``--push-to-hub REPO`` uploads it afterwards. The loop is ``facehub.train.engine``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.train.parsing.recipe import TrainConfig, train  # noqa: E402
+from facehub.train.distributed import is_main_process  # noqa: E402
+from facehub.train.parsing.recipe import ParsingConfig, compare_reward, train  # noqa: E402
 
 DEFAULT_ARGS = {
     "bisenet": {"backbone_width": 32, "spatial_width": 32, "context_width": 64, "fuse_width": 128, "detail_skip": True},
@@ -31,34 +32,31 @@ DEFAULT_ARGS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        if f.name == "model_args":
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        parser.add_argument(flag, type=type(getattr(defaults, f.name)), default=getattr(defaults, f.name))
+    defaults = ParsingConfig()
+    for f in fields(ParsingConfig):
+        if f.name != "model_args":
+            parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)), default=getattr(defaults, f.name))
     parser.add_argument("--model-args", type=json.loads, default=None, help="JSON constructor kwargs of the family")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--compare-reward", type=int, default=0, metavar="STEPS",
                         help="from --init-from: STEPS of CE vs STEPS of CE + REINFORCE F1 (same batches), then stop")
     parser.add_argument("--push-to-hub", default=None, metavar="REPO")
     args = parser.parse_args()
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "model_args"}
-    config = TrainConfig(**values, model_args=args.model_args or DEFAULT_ARGS[args.family])
+    values = {f.name: getattr(args, f.name) for f in fields(ParsingConfig) if f.name != "model_args"}
+    config = ParsingConfig(**values, model_args=args.model_args or dict(DEFAULT_ARGS[args.family]))
     if args.family == "face_transformer":
         config.model_args.setdefault("image_size", config.input_size)
     if args.compare_reward:
-        from facehub.train.parsing.recipe import compare_reward
-
         results = compare_reward(config, args.compare_reward)
         print(json.dumps({k: {m: v[m] for m in ("coarse_mean5", "turned_mean5") if m in v} for k, v in results.items()}))
         return
     best = train(config, resume=args.resume)
-    print(f"best checkpoint: {best}")
-    if args.push_to_hub:
-        from facehub.hub import push_to_hub
+    if is_main_process():
+        print(f"best checkpoint: {best}")
+        if args.push_to_hub:
+            from facehub.hub import push_to_hub
 
-        print(push_to_hub(best, args.push_to_hub))
+            print(push_to_hub(best, args.push_to_hub))
 
 
 if __name__ == "__main__":

@@ -121,3 +121,8 @@ def shard_loader(
         epoch_sampler.set_epoch(epoch)
         yield from loader(list(epoch_sampler)[skip * batch_size:])
         epoch, skip = epoch + 1, 0
+
+
+def is_main_process() -> bool:
+    """Whether this process is rank 0 (from torchrun's ``RANK``; True without torchrun), before any group exists."""
+    return int(os.environ.get("RANK", "0")) == 0

@@ -281,6 +281,8 @@ class _Run:
         resuming = config.resume and (self.out / "last.pt").is_file()
         if config.init_from and not resuming:
             load_initial_weights(main, config.init_from)
+            if shard.is_main:
+                print(f"initialised from {config.init_from}", flush=True)
         for model in self.models.values():
             model.to(self.device).train()
         self.ema = copy.deepcopy(main).eval() if config.ema > 0 else None

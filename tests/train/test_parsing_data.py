@@ -16,7 +16,7 @@ from facehub.train.data.parsing_layouts import (
     merge_celebamask_parts,
     open_parsing_folder,
 )
-from facehub.train.parsing.augment import AugmentConfig, augment, flip
+from facehub.train.parsing.augment import ParsingAugment, augment, flip
 
 HAIR = data_root() / "celebamask_hair" / "val"
 needs_hair = pytest.mark.skipif(not (HAIR / "masks").is_dir(), reason="shared celebamask_hair data not present")
@@ -93,7 +93,7 @@ def test_augment_shapes_and_values() -> None:
     image = rng.integers(0, 255, (120, 100, 3), dtype=np.uint8)
     label = rng.integers(0, 15, (120, 100)).astype(np.uint8)
     points = np.array([[35, 50], [65, 50], [50, 65], [38, 80], [62, 80]], np.float64)
-    crop, crop_label = augment(image, label, points, CropSpec(64, 0.5), FACEHUB.flip_permutation(), rng, AugmentConfig())
+    crop, crop_label = augment(image, label, points, CropSpec(64, 0.5), FACEHUB.flip_permutation(), rng, ParsingAugment())
     assert crop.shape == (64, 64, 3) and crop.dtype == np.uint8 and crop_label.shape == (64, 64)
     assert set(np.unique(crop_label)) <= set(range(15)) | {IGNORE}
 

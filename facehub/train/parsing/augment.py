@@ -20,7 +20,7 @@ from facehub.parsing.labels import IGNORE
 
 
 @dataclass
-class AugmentConfig:
+class ParsingAugment:
     """Ranges of the random transforms (degrees, scale factors, crop fractions, probabilities)."""
 
     rotate: float = 30.0  # uniform +-rotate; with probability big_rotate_p up to +-big_rotate
@@ -36,7 +36,7 @@ class AugmentConfig:
     point_noise: float = 0.03  # per-point jitter of the five points, in inter-ocular units
 
 
-def jitter_matrix(size: int, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+def jitter_matrix(size: int, rng: np.random.Generator, config: ParsingAugment) -> np.ndarray:
     """A random 2x3 similarity about the crop centre (crop px -> crop px)."""
     limit = config.big_rotate if rng.random() < config.big_rotate_p else config.rotate
     angle = math.radians(rng.uniform(-limit, limit))
@@ -54,7 +54,7 @@ def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
 
 def aligned_pair(
     image: np.ndarray, label: np.ndarray, points5: np.ndarray, spec: CropSpec,
-    rng: np.random.Generator | None = None, config: AugmentConfig | None = None,
+    rng: np.random.Generator | None = None, config: ParsingAugment | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cut the aligned crop (size x size) of image and label; random pose jitter when ``rng`` is given.
 
@@ -62,7 +62,7 @@ def aligned_pair(
     """
     points = np.asarray(points5, dtype=np.float64)
     if rng is not None:
-        config = config or AugmentConfig()
+        config = config or ParsingAugment()
         eye_distance = np.linalg.norm(points[1] - points[0])
         points = points + rng.normal(0, config.point_noise * eye_distance, size=points.shape)
     matrix = alignment_matrix(points, spec)
@@ -81,7 +81,7 @@ def flip(image: np.ndarray, label: np.ndarray, permutation: np.ndarray) -> tuple
     return np.ascontiguousarray(image[:, ::-1]), table[label[:, ::-1]]
 
 
-def photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+def photometric(image: np.ndarray, rng: np.random.Generator, config: ParsingAugment) -> np.ndarray:
     """Colour jitter (brightness, contrast, saturation, per-channel gain), grey, blur, low resolution."""
     out = image.astype(np.float32)
     if rng.random() < config.colour_p:
@@ -106,13 +106,13 @@ def photometric(image: np.ndarray, rng: np.random.Generator, config: AugmentConf
 
 def augment(
     image: np.ndarray, label: np.ndarray, points5: np.ndarray, spec: CropSpec, permutation: np.ndarray,
-    rng: np.random.Generator, config: AugmentConfig | None = None,
+    rng: np.random.Generator, config: ParsingAugment | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One training sample: jittered aligned crop, maybe flipped, photometric noise.
 
     Returns image (s, s, 3) uint8 and label (s, s) uint8.
     """
-    config = config or AugmentConfig()
+    config = config or ParsingAugment()
     crop, crop_label = aligned_pair(image, label, points5, spec, rng, config)
     if rng.random() < config.flip_p:
         crop, crop_label = flip(crop, crop_label, permutation)

@@ -19,7 +19,7 @@ from facehub.geometry.align import CropSpec
 from facehub.parsing.labels import FACEHUB
 from facehub.train.data import cache_root, data_root
 from facehub.train.data.teacher import TEACHER_DATASETS
-from facehub.train.parsing.augment import AugmentConfig, aligned_pair, augment
+from facehub.train.parsing.augment import ParsingAugment, aligned_pair, augment
 
 TRAIN_SETS = ("celebamask_hair_train", "figaro1k_hair_train", "ytf68")
 VAL_SETS = ("celebamask_hair_val", "ytf68")
@@ -87,9 +87,9 @@ class ParsingTrainSet(torch.utils.data.Dataset):
     """Random augmented crops; ``weights()`` oversamples turned faces."""
 
     def __init__(self, items: list[ParsingItem], spec: CropSpec, mean: list[float], std: list[float],
-                 config: AugmentConfig | None = None, seed: int = 0) -> None:
+                 config: ParsingAugment | None = None, seed: int = 0) -> None:
         self.items, self.spec, self.mean, self.std = items, spec, mean, std
-        self.config = config or AugmentConfig()
+        self.config = config or ParsingAugment()
         self.permutation = FACEHUB.flip_permutation()
         self.rng = np.random.default_rng(seed)
 

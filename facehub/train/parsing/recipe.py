@@ -1,32 +1,31 @@
-"""The face-parsing training loop shared by both families (``scripts/train_parsing.py`` is its CLI).
+"""The face-parsing recipe (both families) for the training engine; ``scripts/train_parsing.py`` is its CLI.
 
-Time-budgeted: the learning rate follows a warm-up + cosine schedule over
-``minutes`` of wall time (not steps), so a run on a busy CPU still anneals and
-ends on time. Checkpoints (``last.pt``: model, optimiser, step, elapsed time)
-allow ``--resume``; the best validation checkpoint is exported with
-``facehub.hub.save_pretrained`` to ``<out>/best/``. A CSV log (``log.csv``)
-gets one row per logging interval and per validation.
+Time-budgeted: the learning rate follows :data:`PARSING_SCHEDULE` (3% linear warm-up from 2%,
+then cosine to 1%) over ``minutes`` of wall time (not steps), so a run on a busy CPU still
+anneals and ends on time. The engine writes ``last.pt`` every ``checkpoint_every_minutes``
+(``--resume`` continues it), ``log.csv`` (a row every 20 steps and per validation) and exports
+the best validation weights (coarse mean5) to ``<out>/best/`` with ``metrics.json``; the final,
+annealed weights, validated on ``final_val_items``, always become ``best/``. Under torchrun each
+process trains on its share of each global batch of ``N x batch`` crops (gradients synced by DDP).
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import math
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from facehub.geometry.align import CropSpec
-from facehub.hub import save_pretrained
 from facehub.parsing.labels import FACEHUB
 from facehub.registry import build_model
+from facehub.train import engine
+from facehub.train.distributed import is_main_process
 from facehub.train.eval.metrics import coarse_f1, confusion_matrix, f1_per_class
 from facehub.train.parsing.dataset import (
+    ParsingItem,
     ParsingTrainSet,
     ParsingValSet,
     load_items,
@@ -37,13 +36,15 @@ from facehub.train.parsing.losses import (
     ohem_cross_entropy,
     reinforce_f1_loss,
 )
+from facehub.train.schedule import Schedule
 
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
+PARSING_SCHEDULE = Schedule(warmup=0.03, warmup_floor=0.02, end=0.01, height=0.99)
 
 
 @dataclass
-class TrainConfig:
+class ParsingConfig:
     """Everything a run needs; saved next to its checkpoints as ``train_config.json``."""
 
     family: str = "bisenet"
@@ -54,7 +55,7 @@ class TrainConfig:
     shift_y: float = 0.0
     minutes: float = 75.0
     max_steps: int = 0  # 0 = only the time budget
-    batch: int = 8
+    batch: int = 8  # per process; under torchrun the effective batch is N x batch
     lr: float = 2e-3
     weight_decay: float = 1e-4
     ohem_keep: float = 0.3
@@ -72,18 +73,7 @@ class TrainConfig:
     init_from: str = ""  # a last.pt whose model weights start this run (fine-tuning comparisons)
 
 
-def lr_at(config: TrainConfig, progress: float) -> float:
-    """Learning rate at ``progress`` in [0, 1] of the budget: 3% linear warm-up, then cosine to 1%
-    (``schedule="constant"``: always ``config.lr``)."""
-    if config.schedule == "constant":
-        return config.lr
-    if progress < 0.03:
-        return config.lr * max(progress / 0.03, 0.02)
-    t = min(1.0, (progress - 0.03) / 0.97)
-    return config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
-
-
-def checkpoint_config(config: TrainConfig) -> dict:
+def checkpoint_config(config: ParsingConfig) -> dict:
     """The ``config.json`` of an exported checkpoint."""
     model_args = dict(config.model_args, num_classes=len(FACEHUB))
     return {
@@ -93,9 +83,10 @@ def checkpoint_config(config: TrainConfig) -> dict:
     }
 
 
-def compute_losses(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, config: TrainConfig,
+def compute_losses(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, config: ParsingConfig,
                    use_reward: bool) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its parts for one batch: OHEM CE (+ aux heads) + Dice (+ REINFORCE F1)."""
+    """Total loss and its parts for one batch (images (B, 3, s, s), labels (B, s, s) int64, 255 = ignore):
+    OHEM CE (+ aux heads) + Dice (+ REINFORCE F1)."""
     aux_capable = config.family == "bisenet" and config.aux > 0
     outputs = model(images, with_aux=True) if aux_capable else [model(images)]
     logits = outputs[0]
@@ -117,13 +108,14 @@ def compute_losses(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
 def validate(model: torch.nn.Module, dataset: ParsingValSet, limit: int = 0) -> dict[str, float]:
     """Per-class F1 on held-out crops (vs pseudo-labels) plus coarse F1 and mean5, overall and on turned faces."""
     model.eval()
+    device = next(model.parameters()).device
     count = len(dataset) if limit <= 0 else min(limit, len(dataset))
     picks = np.linspace(0, len(dataset) - 1, count).astype(int)
     confusion = np.zeros((len(FACEHUB), len(FACEHUB)), dtype=np.int64)
     turned = np.zeros_like(confusion)
     for index in picks:
         image, label = dataset[index]
-        pred = model(image[None]).argmax(1)[0].numpy()
+        pred = model(image[None].to(device)).argmax(1)[0].cpu().numpy()
         matrix = confusion_matrix(pred, label.numpy(), len(FACEHUB))
         confusion += matrix
         if yaw_proxy(dataset.items[index].points5) > 0.25:
@@ -137,117 +129,75 @@ def validate(model: torch.nn.Module, dataset: ParsingValSet, limit: int = 0) -> 
     return scores
 
 
-class CsvLog:
-    """Appends dict rows to ``path``; the header is the union of keys seen so far, fixed at the first row."""
+class ParsingRecipe(engine.Recipe):
+    """Weighted random crops (turned faces oversampled) of the pseudo-label cache; validation on held-out crops."""
 
-    def __init__(self, path: Path, keys: list[str]) -> None:
-        self.path, self.keys = path, keys
-        if not path.exists():
-            with path.open("w", newline="") as handle:
-                csv.writer(handle).writerow(keys)
+    def __init__(self, config: ParsingConfig, train_items: list[ParsingItem] | None = None,
+                 val_items: list[ParsingItem] | None = None) -> None:
+        """Items default to the pseudo-label cache's splits (``load_items``)."""
+        self.config = config
+        self.spec = CropSpec(config.input_size, config.zoom, config.shift_y)
+        self.train_items = load_items("train") if train_items is None else train_items
+        self.val_set = ParsingValSet(load_items("val") if val_items is None else val_items, self.spec, MEAN, STD)
 
-    def write(self, row: dict) -> None:
-        with self.path.open("a", newline="") as handle:
-            csv.writer(handle).writerow([row.get(k, "") for k in self.keys])
+    def models(self) -> dict[str, torch.nn.Module]:
+        return {"model": build_model(self.config.family, checkpoint_config(self.config)["model_args"])}
+
+    def optimisers(self, models: dict[str, torch.nn.Module], config: engine.EngineConfig) -> dict[str, torch.optim.Optimizer]:
+        """AdamW; no weight decay on biases, norms and position embeddings."""
+        named = list(models["model"].named_parameters())
+        decay = [p for n, p in named if p.ndim > 1 and "position" not in n]
+        no_decay = [p for n, p in named if p.ndim <= 1 or "position" in n]
+        groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+        return {"model": torch.optim.AdamW(groups, lr=config.lr)}
+
+    def batches(self, shard: engine.Shard, start_step: int):
+        """This rank's crops of one seeded weighted stream; augmentation randomness differs per rank."""
+        train_set = ParsingTrainSet(self.train_items, self.spec, MEAN, STD, seed=self.config.seed + shard.rank)
+        generator = torch.Generator().manual_seed(self.config.seed)
+        sampler = torch.utils.data.WeightedRandomSampler(train_set.weights(), num_samples=10**7, replacement=True,
+                                                         generator=generator)
+        return engine.shard_loader(train_set, self.config.batch, shard, start_step, sampler=sampler)
+
+    def loss(self, model: torch.nn.Module, batch, ctx: engine.StepContext) -> tuple[torch.Tensor, dict[str, float]]:
+        images, labels = batch
+        use_reward = self.config.reward > 0 and ctx.progress >= self.config.reward_start
+        return compute_losses(model, images, labels, self.config, use_reward)
+
+    def validate(self, model: torch.nn.Module, final: bool) -> dict[str, float]:
+        return validate(model, self.val_set, self.config.final_val_items if final else self.config.val_items)
+
+    def export_config(self) -> dict:
+        return checkpoint_config(self.config)
 
 
-def _save_checkpoint(path: Path, model, optimiser, step: int, elapsed: float, best: float) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "step": step,
-                "elapsed": elapsed, "best": best}, tmp)
-    tmp.replace(path)
+def engine_config(config: ParsingConfig, resume: bool = False) -> engine.EngineConfig:
+    """The engine settings of a parsing run: time budget, clipping at 5, best by coarse mean5."""
+    return engine.EngineConfig(
+        out=config.out, lr=config.lr, weight_decay=config.weight_decay, minutes=config.minutes, max_steps=config.max_steps,
+        schedule=None if config.schedule == "constant" else PARSING_SCHEDULE, clip_grad=5.0,
+        val_every_minutes=config.val_every_minutes, checkpoint_every_minutes=config.checkpoint_every_minutes,
+        log_every=20, smoothing=0.9, monitor="coarse_mean5", mode="max", export_final=True,
+        report=("coarse_mean5", "turned_mean5"), resume=resume, init_from=config.init_from, seed=config.seed,
+        threads=config.threads, desc=f"train {config.family}",
+        find_unused_parameters=config.family == "bisenet" and config.aux <= 0,  # the aux heads get no gradient then
+    )
 
 
-def train(config: TrainConfig, resume: bool = False) -> Path:
-    """Run training; returns the folder of the best exported checkpoint (``<out>/best``)."""
-    torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+def train(config: ParsingConfig, resume: bool = False) -> Path:
+    """Run training; returns the folder of the exported checkpoint (``<out>/best``)."""
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
-    spec = CropSpec(config.input_size, config.zoom, config.shift_y)
-    train_set = ParsingTrainSet(load_items("train"), spec, MEAN, STD, seed=config.seed)
-    val_set = ParsingValSet(load_items("val"), spec, MEAN, STD)
-    sampler = torch.utils.data.WeightedRandomSampler(train_set.weights(), num_samples=10**7, replacement=True)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=config.batch, sampler=sampler, num_workers=0, drop_last=True)
-    exported = checkpoint_config(config)
-    model = build_model(config.family, exported["model_args"])
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "position" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 or "position" in n]
-    optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
-    step, elapsed_before, best = 0, 0.0, -1.0
-    last = out / "last.pt"
-    if config.init_from:
-        model.load_state_dict(torch.load(config.init_from, map_location="cpu", weights_only=True)["model"])
-    if resume and last.is_file():
-        state = torch.load(last, map_location="cpu", weights_only=True)  # training-time resume only
-        model.load_state_dict(state["model"])
-        optimiser.load_state_dict(state["optimiser"])
-        step, elapsed_before, best = state["step"], state["elapsed"], state["best"]
-    keys = ["step", "minutes", "lr", "loss", "ce", "dice", "reward", "coarse_mean5", "turned_mean5",
-            *[f"f1_{n}" for n in FACEHUB.names], *[f"coarse_{n}" for n in ("background", "skin", "hair", "eyes", "nose", "mouth")]]
-    log = CsvLog(out / "log.csv", keys)
-    budget = config.minutes * 60.0
-    start = time.time() - elapsed_before
-    last_val, last_ckpt = time.time(), time.time()
-    model.train()
-    bar = tqdm(desc=f"train {config.family}", initial=step, unit="step", dynamic_ncols=True)
-    running: dict[str, float] = {}
-    for images, labels in loader:
-        elapsed = time.time() - start
-        progress = elapsed / budget
-        if progress >= 1.0 or (config.max_steps and step >= config.max_steps):
-            break
-        lr = lr_at(config, progress)
-        for group in optimiser.param_groups:
-            group["lr"] = lr
-        use_reward = config.reward > 0 and progress >= config.reward_start
-        loss, parts = compute_losses(model, images, labels, config, use_reward)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimiser.step()
-        step += 1
-        for key, value in {"loss": float(loss), **parts}.items():
-            running[key] = 0.9 * running.get(key, value) + 0.1 * value
-        bar.update(1)
-        bar.set_postfix(loss=f"{running['loss']:.3f}", lr=f"{lr:.1e}", min=f"{elapsed / 60:.1f}")
-        if step % 20 == 0:
-            log.write({"step": step, "minutes": round(elapsed / 60, 2), "lr": lr, **{k: round(v, 4) for k, v in running.items()}})
-        if time.time() - last_ckpt > config.checkpoint_every_minutes * 60:
-            _save_checkpoint(last, model, optimiser, step, time.time() - start, best)
-            last_ckpt = time.time()
-        if time.time() - last_val > config.val_every_minutes * 60:
-            best = _validate_and_export(model, val_set, config, exported, step, time.time() - start, best, log)
-            last_val = time.time()
-    bar.close()
-    best = _validate_and_export(model, val_set, config, exported, step, time.time() - start, best, log, limit=config.final_val_items, force=True)
-    _save_checkpoint(last, model, optimiser, step, time.time() - start, best)
+    if is_main_process():
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
+    engine.train(ParsingRecipe(config), engine_config(config, resume))
     return out / "best"
 
 
-def _validate_and_export(model, val_set, config: TrainConfig, exported: dict, step: int, elapsed: float,
-                         best: float, log: CsvLog, limit: int | None = None, force: bool = False) -> float:
-    """Validate; export to ``<out>/best`` (and ``metrics.json``) when mean5 improved or ``force``
-    (the final, annealed weights on the full validation set). Returns the best mean5."""
-    scores = validate(model, val_set, config.val_items if limit is None else limit)
-    log.write({"step": step, "minutes": round(elapsed / 60, 2), **{k: round(v, 4) for k, v in scores.items()}})
-    tqdm.write(f"step {step}: val mean5 {scores['coarse_mean5']:.4f} turned {scores.get('turned_mean5', float('nan')):.4f}")
-    out = Path(config.out)
-    if force or scores["coarse_mean5"] > best:
-        best = max(best, scores["coarse_mean5"])
-        save_pretrained(model, exported, out / "best", half=False)
-        (out / "best" / "metrics.json").write_text(json.dumps({"step": step, "minutes": elapsed / 60, **scores}, indent=2))
-    return best
-
-
-def compare_reward(config: TrainConfig, steps: int) -> dict[str, dict[str, float]]:
+def compare_reward(config: ParsingConfig, steps: int) -> dict[str, dict[str, float]]:
     """Fine-tune ``config.init_from`` twice for ``steps`` steps with identical batches: cross-entropy
     (+ Dice) alone, then with the REINFORCE F1 term (weight ``config.reward``, on from the start).
     Returns the final validation scores of both; runs go to ``<out>/ce`` and ``<out>/reward``."""
-    from dataclasses import replace
-
     results = {}
     for name, reward in (("ce", 0.0), ("reward", config.reward or 0.5)):
         run = replace(config, out=str(Path(config.out) / name), reward=reward, reward_start=0.0, max_steps=steps,
