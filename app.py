@@ -8,7 +8,6 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
-import spaces  # noqa: F401,E402  (before torch on a ZeroGPU Space)
 
 import apps  # noqa: E402
 

@@ -10,7 +10,11 @@ from typing import Any, Callable
 
 import gradio as gr
 import numpy as np
-import spaces  # before torch touches CUDA, as ZeroGPU requires
+
+try:  # before torch touches CUDA, as ZeroGPU requires; pre-installed on ZeroGPU Spaces, the `app` extra elsewhere
+    import spaces
+except ImportError:  # a Space or machine without it runs every event on the process's own device
+    spaces = None
 
 import facehub
 from facehub.errors import CheckpointError, FaceHubError
@@ -79,7 +83,7 @@ def user_errors(function: Callable) -> Callable:
 
 def inference(function: Callable) -> Callable:
     """Decorate an event handler that runs a model: user errors + ``spaces.GPU`` on a Space."""
-    return user_errors(spaces.GPU(function))
+    return user_errors(spaces.GPU(function) if spaces is not None else function)
 
 
 def read_image(path: str | None, role: str = "photo") -> np.ndarray:
