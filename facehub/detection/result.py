@@ -1,8 +1,7 @@
-"""Result dataclasses shared by every task.
+"""The detector's results, which every task's result carries: ``Face`` and ``DetectionResult``.
 
-All coordinates are in the input photo's pixels (x right, y down). Task
-results (parsing, landmarks, reconstruction, editing) live beside their task
-in ``facehub/tasks/`` and are re-exported here.
+All coordinates are in the input photo's pixels (x right, y down). Each task's own result dataclass lives in
+``facehub/<task>/result.py``.
 """
 
 from __future__ import annotations

@@ -17,14 +17,6 @@ from facehub.editing.masks import (
 if TYPE_CHECKING:
     from PIL import Image
 
-METHODS = ("blend", "gan")
-# which GAN components each part swaps
-_PART_COMPONENTS = {
-    "hair": ("hair",), "eyes": ("left_eye", "right_eye"), "mouth": ("mouth",),
-    "brows": ("face",), "nose": ("face",), "face": ("left_eye", "right_eye", "mouth", "face"),
-}
-
-
 @dataclass
 class ParsedPhoto:
     """image (H, W, 3) uint8; face: the face edited (largest); class_map (H, W) uint8 EDIT_LABELS (None: no face)."""
