@@ -27,12 +27,7 @@ from facehub.image import load_image  # noqa: E402
 from facehub.reconstruction.predictor import FaceReconstructor  # noqa: E402
 from facehub.reconstruction.uv import points_468_to_68  # noqa: E402
 from facehub.train.eval.metrics import box_iou  # noqa: E402
-
-
-def box_nme(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Mean 2D point error of (68, >=2) points / sqrt(w * h) of the GT points' box."""
-    wh = np.ptp(gt[:, :2], axis=0)
-    return float(np.linalg.norm(pred[:, :2] - gt[:, :2], axis=1).mean() / np.sqrt(wh[0] * wh[1]))
+from facehub.train.reconstruction.losses import box_nme  # noqa: E402
 
 
 def predict_68(model: FaceReconstructor, image: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray | None, float]:
@@ -73,7 +68,7 @@ def evaluate_aflw2000(model: FaceReconstructor, root: Path, limit: int) -> dict:
         if pred is None:
             missed += 1
             continue
-        err = box_nme(pred, gt)
+        err = float(box_nme(pred, gt))
         errors.append(err)
         yaw = abs(np.degrees(float(np.asarray(mat["Pose_Para"]).ravel()[1]))) if "Pose_Para" in mat else 0.0
         bins["[0,30)" if yaw < 30 else "[30,60)" if yaw < 60 else "[60,90]"].append(err)
@@ -111,11 +106,11 @@ def evaluate_heldout(model: FaceReconstructor, limit: int, datasets: tuple[str, 
                 missed += 1
                 continue
             if teacher68 is not None:
-                vs_teacher.append(box_nme(pred, teacher68))
+                vs_teacher.append(float(box_nme(pred, teacher68)))
             if real is not None:
-                vs_real.append(box_nme(pred, real))
+                vs_real.append(float(box_nme(pred, real)))
                 if teacher68 is not None:
-                    teacher_vs_real.append(box_nme(teacher68, real))
+                    teacher_vs_real.append(float(box_nme(teacher68, real)))
         reports[dataset] = {"vs_teacher_68": summarise(vs_teacher, missed, seconds)}
         if vs_real:
             reports[dataset]["vs_real_labels"] = summarise(vs_real, missed, seconds)
@@ -132,24 +127,21 @@ def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
             model.flip_test = args.flip_test == "on"
         return model
     from facehub.hub import LoadedModel
-    from facehub.reconstruction.models.prnet import PRNet
+    from facehub.train.reconstruction.checkpoint import (
+        checkpoint_config,
+        read_checkpoint,
+    )
 
-    state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    model = PRNet(**state["model_args"])
-    model.load_state_dict(state["model"])
-    config = {
-        "family": "prnet", "task": "reconstruction", "model_args": state["model_args"],
-        "input_size": state["model_args"]["input_size"], "crop": state["crop"], "uv_size": state["uv_size"],
-        "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
-    }
-    loaded = LoadedModel("prnet", model.eval(), config, Path(args.checkpoint).parent)
+    ckpt = read_checkpoint(args.checkpoint)
+    config = checkpoint_config(ckpt.model_args, ckpt.crop, ckpt.uv_size)
+    loaded = LoadedModel("prnet", ckpt.model, config, Path(args.checkpoint).parent)
     return FaceReconstructor(loaded, refine_passes=max(args.refine_passes, 0), flip_test=args.flip_test == "on")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="prnet", help="checkpoint name (weights/<name>/ or the Hub)")
-    parser.add_argument("--checkpoint", default="", help="a training checkpoint (.pt) instead of --model")
+    parser.add_argument("--checkpoint", default="", help="a training checkpoint (best.pt, last.pt or a best/ folder) instead of --model")
     parser.add_argument("--aflw2000", type=Path, help="folder with AFLW2000-3D .jpg + .mat")
     parser.add_argument("--heldout", action="store_true", help="our held-out split")
     parser.add_argument("--limit", type=int, default=0)

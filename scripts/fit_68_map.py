@@ -33,7 +33,7 @@ from facehub.geometry.align import (  # noqa: E402
     alignment_matrix,
     transform_points,
 )
-from facehub.geometry.five_points import five_points_from_68  # noqa: E402
+from facehub.geometry.five_points import five_points_from_68, five_points_from_468  # noqa: E402
 from facehub.reconstruction.uv import map_68, points_468_to_68, uv_layout  # noqa: E402
 from facehub.train.data.teacher import load_teacher_cache  # noqa: E402
 from facehub.train.data.ytf68 import read_ytf68, split_by_person  # noqa: E402
@@ -82,7 +82,6 @@ def student_points(checkpoint: Path, split: str, limit: int) -> tuple[np.ndarray
         Augment,
         PRNetDataset,
         build_loose_crops,
-        five_points_from_468,
         loose_size,
     )
 

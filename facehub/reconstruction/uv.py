@@ -217,15 +217,16 @@ class UVLayout:
         as_numpy = isinstance(maps, np.ndarray)
         m = torch.as_tensor(maps, dtype=torch.float32)
         flat = m.flatten(-2).transpose(-1, -2)  # (..., HW, C)
-        at_pixels = flat[..., self._pix, :]  # (..., P, C)
+        dev = m.device  # the tables follow the maps (a no-op on the CPU)
+        at_pixels = flat[..., self._pix.to(dev), :]  # (..., P, C)
         lead = at_pixels.shape[:-2]
         channels = at_pixels.shape[-1]
-        at_m = torch.zeros(*lead, len(self.vertex_px), channels, dtype=m.dtype)
+        at_m = torch.zeros(*lead, len(self.vertex_px), channels, dtype=m.dtype, device=dev)
         for i in range(3):
-            contrib = at_pixels * self._pix_weights[:, i, None]
-            at_m.index_add_(-2, self._pix_vertices[:, i], contrib)
-        bilinear = (flat[..., self._taps, :] * self._tap_weights[..., None]).sum(-2)  # (..., 468, C)
-        out = self._solve @ (at_m + self._damping * bilinear)
+            contrib = at_pixels * self._pix_weights[:, i, None].to(dev)
+            at_m.index_add_(-2, self._pix_vertices[:, i].to(dev), contrib)
+        bilinear = (flat[..., self._taps.to(dev), :] * self._tap_weights[..., None].to(dev)).sum(-2)  # (..., 468, C)
+        out = self._solve.to(dev) @ (at_m + self._damping * bilinear)
         return out.numpy() if as_numpy else out
 
     def dense_vertices(self, map_: np.ndarray) -> np.ndarray:

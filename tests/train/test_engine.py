@@ -52,11 +52,11 @@ def old_prnet_lr(base: float, progress: float, warmup: float = 0.02) -> float:  
 def test_one_schedule_reproduces_each_recipes_constants() -> None:
     from facehub.train.landmarks.recipe import landmark_schedule
     from facehub.train.parsing.recipe import PARSING_SCHEDULE
+    from facehub.train.reconstruction.recipe import SCHEDULE as PRNET_SCHEDULE
 
     for p in GRID:
         assert warmup_cosine(2e-3, p, 0, PARSING_SCHEDULE) == pytest.approx(old_parsing_lr(2e-3, p), rel=1e-12)
-        prnet = Schedule(warmup=0.02, end=0.01, height=1.0)
-        assert warmup_cosine(2e-3, p, 0, prnet) == pytest.approx(old_prnet_lr(2e-3, p), rel=1e-12)
+        assert warmup_cosine(2e-3, p, 0, PRNET_SCHEDULE) == pytest.approx(old_prnet_lr(2e-3, p), rel=1e-12)
     for steps in (5, 3000, 6000):
         for step in range(0, steps + 1, max(1, steps // 300)):
             p = step / steps

@@ -7,7 +7,9 @@ Images are (B, 3, H, W) in [-1, 1]; discriminator outputs are the lists
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -112,3 +114,27 @@ class ParserCritic(torch.nn.Module):
         lab = lab[:, 0].long() - 1
         lab[lab < 0] = 255
         return F.nll_loss(grouped_log_probs(logits, self.groups), lab, ignore_index=255)
+
+
+def load_parser_critic(spec: str, editor_crop: dict) -> tuple[ParserCritic, Path] | None:
+    """A frozen parser from a checkpoint folder or name and the folder it came from; None for ``none`` or on failure
+    (training goes on without the parsing loss, and says so)."""
+    if spec == "none":
+        return None
+    from facehub.editing.masks import EDIT_LABELS, to_edit_labels
+    from facehub.hub import load_state_dict_strict, read_config, resolve_checkpoint
+    from facehub.registry import build_model
+
+    try:
+        folder = Path(spec) if Path(spec).is_dir() else resolve_checkpoint(spec)
+        config = read_config(folder, spec)
+        model = build_model(config["family"], config["model_args"])
+        load_state_dict_strict(model, folder / "model.safetensors", spec)
+    except Exception as error:  # noqa: BLE001 - training goes on without the critic
+        print(f"[train_editor] no parser critic ({type(error).__name__}: {error}); parsing loss off", flush=True)
+        return None
+    labels = config.get("labels", [])
+    mapped = to_edit_labels(np.arange(len(labels)), labels)
+    groups = [[i for i in range(len(labels)) if mapped[i] == c] for c in range(len(EDIT_LABELS))]
+    print(f"[train_editor] parser critic from {folder}", flush=True)
+    return ParserCritic(model.float(), config, editor_crop, groups), folder

@@ -76,3 +76,10 @@ def nme_real(pred468: torch.Tensor, labels68: torch.Tensor, mapping: Mapping | N
 def nme_68(pred468: torch.Tensor, gt468: torch.Tensor) -> torch.Tensor:
     """(N,) 68-point 2D NME of mapped points against the teacher's (both through the teacher map)."""
     return nme_real(pred468, points_468_to_68(gt468)[..., :2], None)
+
+
+def box_nme(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """(...,) mean 2D point error of (..., 68, >=2) points / sqrt(w * h) of the GT points' box (AFLW2000-3D protocol)."""
+    pred, gt = np.asarray(pred, dtype=np.float64), np.asarray(gt, dtype=np.float64)
+    wh = np.ptp(gt[..., :2], axis=-2)
+    return np.linalg.norm(pred[..., :2] - gt[..., :2], axis=-1).mean(-1) / np.sqrt(wh[..., 0] * wh[..., 1])
