@@ -30,36 +30,18 @@ from facehub.geometry.align import (  # noqa: E402
 from facehub.geometry.five_points import five_points_from_68  # noqa: E402
 from facehub.geometry.landmarks68 import (
     flip_points,  # noqa: E402
-    to_68,  # noqa: E402
-)
-from facehub.image import load_image  # noqa: E402
+    )
 from facehub.reconstruction.uv import points_468_to_68  # noqa: E402
 from facehub.train.data.teacher import load_teacher_cache  # noqa: E402
 from facehub.train.data.ytf68 import read_ytf68, split_by_person  # noqa: E402
+from facehub.train.eval.landmarks import crop_residuals, load_landmark_predictor  # noqa: E402
 from facehub.train.eval.metrics import nme  # noqa: E402
-
-
-def crop_residuals(predictor, samples) -> np.ndarray:
-    """(F, N, 2) prediction - label in crop pixels for the faces the detector finds (``matched_face``)."""
-    from evaluate_landmarks import matched_face
-
-    residuals = []
-    for sample in samples:
-        image = load_image(sample.path)
-        gt = to_68(sample.points) if len(sample.points) != predictor.loaded.config.get("num_points", 68) else sample.points
-        face = matched_face(predictor.detector(image).faces, gt)
-        if face is None:
-            continue
-        _, _, crop_points, matrices = predictor.locate(image, face.points[None])
-        residuals.append(crop_points[0] - transform_points(gt, matrices[0]))
-    return np.stack(residuals)
 
 
 def systematic_error(weights: str, limit: int) -> None:
     """Print the checkpoint's mean per-point shift (crop px and inter-ocular units) on training and validation people."""
-    from evaluate_landmarks import build_predictor
 
-    predictor = build_predictor(argparse.Namespace(weights=weights, model=None, refine_passes=None, flip_test=None))
+    predictor = load_landmark_predictor(weights=weights)
     train, val = split_by_person(read_ytf68(), 0.12, 0)
     train = [train[i] for i in np.random.default_rng(0).permutation(len(train))[:limit]]
     for name, samples in (("training", train), ("validation", val)):

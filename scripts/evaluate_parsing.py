@@ -14,56 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
-
-import numpy as np
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facehub.parsing.labels import COARSE_NAMES, coarse_lookup, convert, label_set_for  # noqa: E402
 from facehub.train.data.parsing_layouts import open_parsing_folder  # noqa: E402
-from facehub.train.eval.metrics import confusion_matrix, f1_per_class  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_cli(images: list[Path], out: Path, model: str, chunk: int = 200) -> None:
-    """``python -m facehub parse`` over ``images`` in chunks (keeps command lines short)."""
-    for start in range(0, len(images), chunk):
-        command = [sys.executable, "-m", "facehub", "parse", *map(str, images[start:start + chunk]), "--out", str(out), "--model", model]
-        subprocess.run(command, check=False, cwd=ROOT)
-
-
-def score(folder, pred_dir: Path) -> dict:
-    """Confusions of every sample whose prediction exists -> per-class and coarse F1."""
-    predicted = label_set_for(json.loads((pred_dir / "labels.json").read_text())["labels"])
-    target_set = folder.labels
-    fine = np.zeros((len(target_set), len(target_set)), np.int64)
-    coarse = np.zeros((len(COARSE_NAMES), len(COARSE_NAMES)), np.int64)
-    pred_coarse, target_coarse = coarse_lookup(predicted), coarse_lookup(target_set)
-    missing = 0
-    for sample in folder.samples:
-        path = pred_dir / f"{sample.image.stem}.png"
-        if not path.is_file():
-            missing += 1
-            continue
-        pred = np.asarray(Image.open(path))
-        target = sample.load_label()
-        if target.shape != pred.shape:
-            target = np.asarray(Image.fromarray(target).resize((pred.shape[1], pred.shape[0]), Image.NEAREST))
-        fine += confusion_matrix(convert(pred, predicted, target_set), target, len(target_set))
-        coarse += confusion_matrix(pred_coarse[pred], target_coarse[target], len(COARSE_NAMES))
-    coarse_f1 = f1_per_class(coarse)
-    return {
-        "layout": folder.layout, "images": len(folder.samples) - missing, "missing_predictions": missing,
-        "f1": {name: round(float(v), 4) for name, v in zip(target_set.names, f1_per_class(fine))},
-        "coarse_f1": {name: round(float(v), 4) for name, v in zip(COARSE_NAMES, coarse_f1)},
-        "mean5": round(float(np.nanmean(coarse_f1[1:])), 4),
-    }
+from facehub.train.eval.parsing import run_cli, score  # noqa: E402
 
 
 def main() -> None:
@@ -82,7 +41,7 @@ def main() -> None:
         pred_dir = args.pred_dir or Path(tmp)
         pred_dir.mkdir(parents=True, exist_ok=True)
         run_cli([s.image for s in folder.samples], pred_dir, args.model)
-        scores = {"model": args.model, **score(folder, pred_dir)}
+        scores = {"model": args.model, **asdict(score(folder, pred_dir))}
     for name, value in {**scores["f1"], **{f"coarse {k}": v for k, v in scores["coarse_f1"].items()}}.items():
         print(f"{name:>20s}  {value:.4f}")
     print(f"{'coarse mean5':>20s}  {scores['mean5']:.4f}  ({scores['images']} images, layout {scores['layout']})")

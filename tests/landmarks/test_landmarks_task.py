@@ -160,10 +160,7 @@ def test_flip_test_averages_the_mirror_correctly() -> None:
 
 def test_systematic_error_is_measured_in_crop_pixels() -> None:
     """``scripts/diagnose_landmarks.py --weights``: residuals in crop pixels on the detector's faces."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    from diagnose_landmarks import crop_residuals
+    from facehub.train.eval.landmarks import crop_residuals
 
     from facehub.train.data.ytf68 import LandmarkSample
 

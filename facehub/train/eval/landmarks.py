@@ -1,0 +1,114 @@
+"""Landmark evaluation through the full pipeline (our detector's boxes), shared by scripts and tests.
+
+Each labelled face is matched to the detected face whose box overlaps the ground truth's point box best
+(IoU >= 0.3); no match is a miss, counted as a failure (``inf`` NME). ``evaluate_folder`` returns NME
+(inter-ocular, outer eye corners, mean over the faces found), failure rate at 0.10 (misses included),
+AUC at 0.10, misses and ms per face of the landmark stage, plus per-image errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facehub.detection.result import Face
+from facehub.geometry.align import transform_points
+from facehub.geometry.landmarks68 import to_68
+from facehub.image import load_image
+from facehub.train.data.ytf68 import LandmarkSample
+from facehub.train.eval.metrics import box_iou, landmark_summary, nme
+
+
+def matched_face(faces: list[Face], points: np.ndarray, min_iou: float = 0.3) -> Face | None:
+    """The detected face whose box overlaps the labelled points' box (``points`` (N, 2)) best; None below ``min_iou``."""
+    box = np.r_[points.min(0), points.max(0)]
+    ious = [box_iou(f.box, box) for f in faces]
+    return faces[int(np.argmax(ious))] if ious and max(ious) >= min_iou else None
+
+
+def load_landmark_predictor(model: str = "pipnet", weights: str | Path | None = None, **options):
+    """The predictor of checkpoint ``model``, or of a ``save_pretrained`` folder ``weights`` (e.g. runs/pipnet/best)."""
+    from facehub.hub import LoadedModel, load_state_dict_strict, read_config
+    from facehub.landmarks.predictor import LandmarkPredictor
+    from facehub.registry import build_model
+
+    if weights is None:
+        return LandmarkPredictor.from_pretrained(model, device="cpu", **options)
+    folder = Path(weights)
+    config = read_config(folder, str(folder))
+    net = build_model(config["family"], config["model_args"])
+    load_state_dict_strict(net, folder / "model.safetensors", str(folder))
+    return LandmarkPredictor(LoadedModel(folder.name, net.eval(), config, folder), device="cpu", **options)
+
+
+def detect_all(detector, samples: list[LandmarkSample], cache: Path | None = None) -> dict[str, list[dict]]:
+    """Detector output (``Face.to_json()`` lists) per image name, read from / written to ``cache`` (JSON) when given."""
+    if cache is not None and cache.is_file():
+        return json.loads(cache.read_text())
+    from tqdm import tqdm
+
+    found = {}
+    for sample in tqdm(samples, disable=not sys.stderr.isatty(), desc="detect"):
+        found[sample.path.name] = [f.to_json() for f in detector(load_image(sample.path)).faces]
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(found))
+    return found
+
+
+@dataclass
+class LandmarkScores:
+    """``summary``: NME, failure rate, AUC, misses, ms per face (see ``landmark_summary``); ``per_image``: NME or None (missed)."""
+
+    summary: dict[str, float | str | int | bool]
+    per_image: dict[str, float | None] = field(default_factory=dict)
+
+
+def _ground_truth(predictor, sample: LandmarkSample) -> np.ndarray:
+    return to_68(sample.points) if predictor.loaded.config.get("num_points", 68) == 68 else sample.points
+
+
+def evaluate_folder(predictor, samples: list[LandmarkSample], detections: dict[str, list[dict]]) -> LandmarkScores:
+    """Score ``predictor`` on ``samples`` using the detector output ``detections`` (as from ``detect_all``)."""
+    from tqdm import tqdm
+
+    errors, per_image, landmark_ms = [], {}, []
+    for sample in tqdm(samples, disable=not sys.stderr.isatty()):
+        faces = [Face(np.array(f["box"]), f["score"], np.array(f["points"])) for f in detections.get(sample.path.name, [])]
+        gt = _ground_truth(predictor, sample)
+        face = matched_face(faces, gt)
+        if face is None:
+            errors.append(np.inf)
+            per_image[sample.path.name] = None
+            continue
+        image = load_image(sample.path)
+        start = time.perf_counter()
+        points, *_ = predictor.locate(image, face.points[None])
+        landmark_ms.append((time.perf_counter() - start) * 1000)
+        pred = to_68(points[0]) if len(gt) == 68 else points[0]
+        errors.append(float(nme(pred, gt)[0]))
+        per_image[sample.path.name] = round(errors[-1], 5)
+    summary = landmark_summary(np.asarray(errors))
+    summary["landmark_ms_per_face_median"] = float(np.median(landmark_ms)) if landmark_ms else float("nan")
+    summary["refine_passes"] = predictor.refine_passes
+    summary["flip_test"] = predictor.flip_test
+    return LandmarkScores(summary, per_image)
+
+
+def crop_residuals(predictor, samples: list[LandmarkSample]) -> np.ndarray:
+    """(F, N, 2) prediction - label in crop pixels for the faces the detector finds (``matched_face``)."""
+    residuals = []
+    for sample in samples:
+        image = load_image(sample.path)
+        gt = _ground_truth(predictor, sample)
+        face = matched_face(predictor.detector(image).faces, gt)
+        if face is None:
+            continue
+        _, _, crop_points, matrices = predictor.locate(image, face.points[None])
+        residuals.append(crop_points[0] - transform_points(gt, matrices[0]))
+    return np.stack(residuals)
