@@ -125,3 +125,23 @@ def test_pseudo_label_on_a_real_image() -> None:
     assert ys["left_eye"] < ys["nose"] < ys["upper_lip"]
     five = five_points_from_mesh(cache.points[index])
     assert five[0, 0] < five[1, 0] and five[2, 1] < five[3, 1]  # image-left eye first; nose above mouth
+
+
+def test_merged_pngs_with_classes_json_are_read_in_their_own_label_set(tmp_path) -> None:
+    """celebamask19's layout (images/ + labels/ + classes.json) is CelebAMask-HQ-19, not LaPa."""
+    import json
+
+    from PIL import Image
+
+    from facehub.parsing.labels import CELEBAMASK
+    from facehub.train.data.parsing_layouts import open_parsing_folder
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "images" / "a.jpg")
+    label = np.full((8, 8), 18, np.uint8)  # cloth: outside LaPa's 0-10
+    Image.fromarray(label).save(tmp_path / "labels" / "a.png")
+    (tmp_path / "classes.json").write_text(json.dumps({"classes": list(CELEBAMASK.names)}))
+    folder = open_parsing_folder(tmp_path)
+    assert folder.labels is CELEBAMASK and folder.layout == "celebamask"
+    assert (folder.samples[0].load_label() == 18).all()

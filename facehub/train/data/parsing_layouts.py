@@ -5,6 +5,8 @@
   ``merge_celebamask_parts``, later parts overwrite earlier ones as in the dataset's own
   ``g_mask.py``) or already merged ``CelebAMask-HQ-mask/<id>.png``. Label set ``CELEBAMASK``.
 * **LaPa**: ``[split/]images/<name>.jpg`` and ``[split/]labels/<name>.png`` (indices 0-10). ``LAPA``.
+* **Merged PNGs with ``classes.json``** (e.g. ``celebamask19/{train,val}``): as LaPa, with the class names in index
+  order in ``classes.json`` (``{"classes": [...]}``); CelebAMask-HQ's 19 names give ``CELEBAMASK``.
 * **Helen** (Smith et al. relabelling): ``images/<name>.jpg`` and ``labels/<name>/<name>_lbl00.png`` ...
   ``_lbl10.png`` (one 0-255 map per class; merged by argmax). ``HELEN``.
 
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from facehub.parsing.labels import CELEBAMASK, HELEN, LAPA, LabelSet
+from facehub.parsing.labels import CELEBAMASK, HELEN, LAPA, LabelSet, label_set_for
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 CELEBAMASK_PARTS = CELEBAMASK.names[1:]  # skin ... cloth, in merge order
@@ -124,7 +127,13 @@ def _lapa_or_helen(root: Path) -> ParsingFolder:
             samples.append(ParsingSample(path, path.stem, lambda nested=nested: merge_helen_maps(nested)))
         elif flat.is_file():
             samples.append(ParsingSample(path, path.stem, _read_png(flat)))
-    return ParsingFolder("helen" if helen else "lapa", HELEN if helen else LAPA, samples)
+    if helen:
+        return ParsingFolder("helen", HELEN, samples)
+    named = root / "classes.json"  # merged class-index PNGs whose classes are listed beside them (celebamask19)
+    if named.is_file():
+        labels = label_set_for(json.loads(named.read_text())["classes"])
+        return ParsingFolder(labels.name, labels, samples)
+    return ParsingFolder("lapa", LAPA, samples)
 
 
 def open_parsing_folder(root: Path | str, split: str | None = None) -> ParsingFolder:
