@@ -24,6 +24,7 @@ from facehub.registry import (
 )
 
 if TYPE_CHECKING:
+    from facehub.detection.blazeface import BlazeFaceDetector
     from facehub.detection.detector import FaceDetector
     from facehub.editing.predictor import PortraitEditor
     from facehub.landmarks.predictor import LandmarkPredictor
@@ -37,6 +38,8 @@ __version__ = "0.2.0"
 
 @overload
 def load(name: Literal["mtcnn"], device: str | None = None, **kwargs) -> FaceDetector: ...
+@overload
+def load(name: Literal["blazeface", "blazeface-short"], device: str | None = None, **kwargs) -> BlazeFaceDetector: ...
 @overload
 def load(name: Literal["bisenet", "face-transformer"], device: str | None = None, **kwargs) -> FaceParser: ...
 @overload
@@ -58,4 +61,4 @@ def load(name, device=None, **kwargs):
 
     spec = get_spec(name)
     resolve_checkpoint(name)  # a missing checkpoint fails here with the fix, before any import
-    return predictor_class(spec.task).from_pretrained(name, device=device, **kwargs)
+    return predictor_class(spec).from_pretrained(name, device=device, **kwargs)

@@ -76,14 +76,15 @@ def run_stage(stage: str, repeats: int) -> StageReport:
 
     set_cpu_threads()
     with torch.inference_mode():
-        if stage.startswith("detect@"):
-            from facehub.detection.detector import FaceDetector
+        if stage.startswith("detect"):  # detect@SIDE (the default detector) or detect:NAME@SIDE
+            from facehub.detection import load_detector
 
-            side = int(stage.split("@")[1])
-            image = _example(side)
-            detector = FaceDetector.from_pretrained()
+            head, side = stage.split("@")
+            image = _example(int(side))
+            detector = load_detector(head.split(":")[1] if ":" in head else None)
             median, p90 = _time(lambda: detector(image), repeats)
-            report = StageReport(stage, "image", median, p90, 0.0, f"{image.shape[1]}x{image.shape[0]}")
+            found = len(detector(image).faces)
+            report = StageReport(stage, "image", median, p90, 0.0, f"{image.shape[1]}x{image.shape[0]}, {detector.name}, {found} face(s)")
         elif stage.startswith("edit:"):
             import facehub
             from facehub.image import load_image
@@ -111,7 +112,12 @@ def default_stages() -> list[str]:
     """Detection at two sizes, every shipped task model, both edit methods, and MediaPipe if installed."""
     from facehub.hub import weights_root
 
+    from facehub.registry import DEFAULTS, names_for_task
+
     stages = ["detect@512", "detect@2048"]
+    for name in names_for_task("detection"):
+        if name != DEFAULTS["detection"] and (weights_root() / name / "model.safetensors").is_file():
+            stages += [f"detect:{name}@512", f"detect:{name}@2048"]
     for name, prefix in [("bisenet", "parse"), ("face-transformer", "parse"), ("pipnet", "landmarks"),
                          ("hourglass", "landmarks"), ("prnet", "reconstruct")]:
         if (weights_root() / name / "model.safetensors").is_file():

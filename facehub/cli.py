@@ -25,7 +25,7 @@ from typing import TextIO
 
 from facehub import export
 from facehub.errors import FaceHubError, NoFaceError
-from facehub.registry import DEFAULTS
+from facehub.registry import DEFAULTS, names_for_task
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 PROGRESS_MIN_FILES = 4  # fewer photos than this: no progress bar
@@ -163,17 +163,17 @@ def _photos(args: argparse.Namespace, name: Callable[[Path], str]) -> list[Path]
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from facehub.detection.detector import FaceDetector
+    from facehub.detection import load_detector
 
     photos = _photos(args, lambda p: p.name)
-    return _faces_json(photos, FaceDetector.from_pretrained(device=args.device), Path(args.out), "detect")
+    return _faces_json(photos, load_detector(args.detector, device=args.device), Path(args.out), "detect")
 
 
 def cmd_landmarks(args: argparse.Namespace) -> int:
     from facehub import load
 
     photos = _photos(args, lambda p: p.name)
-    return _faces_json(photos, load(args.model or DEFAULTS["landmarks"], device=args.device), Path(args.out), "landmarks")
+    return _faces_json(photos, load(args.model or DEFAULTS["landmarks"], device=args.device, detector=args.detector), Path(args.out), "landmarks")
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -182,7 +182,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
     photos = _photos(args, lambda p: p.stem)
     name = args.model or DEFAULTS["parsing"]
-    parser = load(name, device=args.device)
+    parser = load(name, device=args.device, detector=args.detector)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     failures = _each_image(photos, lambda path: parser(load_image(path)).save(out, path.stem), "parse")
@@ -196,7 +196,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from facehub.image import load_image
 
     photos = _photos(args, lambda p: p.stem)
-    reconstructor = load(args.model or DEFAULTS["reconstruction"], device=args.device)
+    reconstructor = load(args.model or DEFAULTS["reconstruction"], device=args.device, detector=args.detector)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     failures = _each_image(photos, lambda path: reconstructor(load_image(path)).save(out, path.stem), "reconstruct")
@@ -208,7 +208,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     from facehub import load
     from facehub.image import load_image
 
-    editor = load(args.model or DEFAULTS["editing"], device=args.device)
+    editor = load(args.model or DEFAULTS["editing"], device=args.device, detector=args.detector)
     parts = tuple(part.strip() for part in args.parts.split(",") if part.strip())
     try:
         result = editor(load_image(args.source), load_image(args.target), parts=parts, method=args.method)
@@ -232,6 +232,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facehub", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default=None, help="auto (default), cpu, cuda[:N]")
+    parser.add_argument("--detector", default=None,
+                        help=f"face detector: {', '.join(names_for_task('detection'))} (default {DEFAULTS['detection']})")
     commands = parser.add_subparsers(dest="command", required=True)
 
     def images_command(name: str, handler: Callable, help: str, out_help: str, model: bool = True) -> None:

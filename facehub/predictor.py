@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from facehub.detection.detector import FaceDetector
+from facehub.detection import load_detector
 from facehub.detection.result import DetectionResult, Face
 from facehub.device import resolve_device
 from facehub.geometry.align import CropSpec, crop_faces
@@ -107,8 +107,8 @@ class Predictor:
     @property
     def detector(self):
         """The face detector, ``detector(image) -> DetectionResult`` (MTCNN unless one was given; loaded on first use)."""
-        if self._detector is None:
-            self._detector = FaceDetector.from_pretrained(device=self.device)
+        if self._detector is None or isinstance(self._detector, str):
+            self._detector = load_detector(self._detector, device=self.device)
         return self._detector
 
     def crop(self, image: np.ndarray, points5: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:

@@ -28,14 +28,18 @@ TASKS: dict[str, str] = {  # task -> predictor class
 
 @dataclass(frozen=True)
 class Family:
-    """A model family: its class (``module:Class``) and the task it serves."""
+    """A model family: its class (``module:Class``), the task it serves, and its own predictor where the task's
+    does not fit it (``module:Class``; None: ``TASKS[task]``)."""
 
     target: str
     task: str
+    predictor: str | None = None
 
 
 FAMILIES: dict[str, Family] = {
     "mtcnn": Family("facehub.detection.models.mtcnn:MTCNN", "detection"),
+    "blazeface": Family("facehub.detection.models.blazeface:BlazeFace", "detection",
+                        predictor="facehub.detection.blazeface:BlazeFaceDetector"),
     "bisenet": Family("facehub.parsing.models.bisenet:BiSeNet", "parsing"),
     "face_transformer": Family("facehub.parsing.models.face_transformer:FaceTransformer", "parsing"),
     "pipnet": Family("facehub.landmarks.models.pipnet:PIPNet", "landmarks"),
@@ -66,6 +70,8 @@ class CheckpointSpec:
 
 _SPECS = [
     CheckpointSpec("mtcnn", "mtcnn", "MTCNN P/R/O-Net face detector with 5 points", default=True),
+    CheckpointSpec("blazeface-short", "blazeface", "BlazeFace short-range face detector (MediaPipe, 128 px), 5 points"),
+    CheckpointSpec("blazeface", "blazeface", "BlazeFace full-range face detector (MediaPipe, 192 px), 5 points"),
     CheckpointSpec("bisenet", "bisenet", "BiSeNet V1 face parser (ResNet-18 context path)", default=True),
     CheckpointSpec("face-transformer", "face_transformer", "ViT face-parsing segmenter"),
     CheckpointSpec("pipnet", "pipnet", "PIPNet 68-point landmarks (ResNet-18)", default=True),
@@ -121,6 +127,7 @@ def build_model(family: str, model_args: dict) -> torch.nn.Module:
     return family_class(family)(**model_args)
 
 
-def predictor_class(task: str):
-    """The predictor class of ``task``."""
-    return import_target(TASKS[task])
+def predictor_class(spec: CheckpointSpec):
+    """The predictor class that serves checkpoint ``spec``: its family's own, else its task's."""
+    family = FAMILIES[spec.family]
+    return import_target(family.predictor or TASKS[family.task])

@@ -90,3 +90,24 @@ def test_shipped_checkpoint_loads_strictly(name: str, hf_isolated: Path, monkeyp
     loaded = load_model(name)
     assert loaded.folder == folder
     assert not loaded.model.training
+
+
+def test_every_detector_loads_through_facehub_load_with_the_one_output_contract() -> None:
+    """A family with its own predictor (BlazeFace) is served by it; every detector returns faces by descending score."""
+    import facehub
+    from facehub.detection.result import DetectionResult
+
+    for spec in facehub.list_models("detection"):
+        detector = facehub.load(spec.name, device="cpu")
+        result = detector(str(Path(__file__).resolve().parent.parent / "examples" / "grace_hopper.jpg"))
+        assert isinstance(result, DetectionResult) and len(result.faces) == 1, spec.name
+        face = result.faces[0]
+        assert face.box.shape == (4,) and face.points.shape == (5, 2) and 0 <= face.score <= 1
+
+
+def test_predictors_take_a_detector_by_name() -> None:
+    import facehub
+
+    predictor = facehub.load("pipnet", device="cpu", detector="blazeface-short")
+    assert type(predictor.detector).__name__ == "BlazeFaceDetector"
+    assert predictor(str(Path(__file__).resolve().parent.parent / "examples" / "grace_hopper.jpg")).points.shape == (1, 68, 2)

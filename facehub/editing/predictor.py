@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from facehub.detection import largest_face_of
 from facehub.detection.detector import largest_face
 from facehub.editing.blend import blend_parts
 from facehub.editing.blend_ops import dilate, gaussian_blur
@@ -96,7 +97,7 @@ class PortraitEditor(Predictor):
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        face = self.detector.largest_face(array) if given is None else (largest_face(given) if given else None)
+        face = largest_face_of(self.detector, array) if given is None else (largest_face(given) if given else None)
         if face is None:
             parsed = ParsedPhoto(array, None, None)
         else:
