@@ -26,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from facehub.errors import CheckpointError
-from facehub.registry import CheckpointSpec, build_model, get_spec
+from facehub.registry import FAMILIES, CheckpointSpec, build_model, get_spec
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -64,13 +64,14 @@ def resolve_checkpoint(name: str) -> Path:
     """
     spec = get_spec(name)
     local = weights_root() / name
-    if (local / CONFIG_NAME).is_file() and (local / WEIGHTS_NAME).is_file():
+    composed = not FAMILIES[spec.family].target  # built from other checkpoints: config.json only
+    if (local / CONFIG_NAME).is_file() and (composed or (local / WEIGHTS_NAME).is_file()):
         return local
     errors: list[str] = []
     for local_only in (True, False):
         try:
             config = _download(spec, CONFIG_NAME, local_only)
-            weights = _download(spec, WEIGHTS_NAME, local_only)
+            weights = config if composed else _download(spec, WEIGHTS_NAME, local_only)
         except Exception as error:  # huggingface_hub raises many types (offline, 404, timeout)
             errors.append(f"{type(error).__name__}: {error}".splitlines()[0])
             continue

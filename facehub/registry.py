@@ -29,7 +29,8 @@ TASKS: dict[str, str] = {  # task -> predictor class
 @dataclass(frozen=True)
 class Family:
     """A model family: its class (``module:Class``), the task it serves, and its own predictor where the task's
-    does not fit it (``module:Class``; None: ``TASKS[task]``)."""
+    does not fit it (``module:Class``; None: ``TASKS[task]``). An empty ``target`` is a family composed of other
+    checkpoints: its ``config.json`` names them and it has no ``model.safetensors`` of its own."""
 
     target: str
     task: str
@@ -40,6 +41,7 @@ FAMILIES: dict[str, Family] = {
     "mtcnn": Family("facehub.detection.models.mtcnn:MTCNN", "detection"),
     "blazeface": Family("facehub.detection.models.blazeface:BlazeFace", "detection",
                         predictor="facehub.detection.blazeface:BlazeFaceDetector"),
+    "face_detector": Family("", "detection", predictor="facehub.detection.cascade:CascadeDetector"),
     "bisenet": Family("facehub.parsing.models.bisenet:BiSeNet", "parsing"),
     "face_transformer": Family("facehub.parsing.models.face_transformer:FaceTransformer", "parsing"),
     "pipnet": Family("facehub.landmarks.models.pipnet:PIPNet", "landmarks"),
@@ -72,6 +74,8 @@ _SPECS = [
     CheckpointSpec("mtcnn", "mtcnn", "MTCNN P/R/O-Net face detector with 5 points", default=True),
     CheckpointSpec("blazeface-short", "blazeface", "BlazeFace short-range face detector (MediaPipe, 128 px), 5 points"),
     CheckpointSpec("blazeface", "blazeface", "BlazeFace full-range face detector (MediaPipe, 192 px), 5 points"),
+    CheckpointSpec("face-detector", "face_detector",
+                   "BlazeFace short range, with MTCNN for small faces and padded/mirrored retries, 5 points"),
     CheckpointSpec("bisenet", "bisenet", "BiSeNet V1 face parser (ResNet-18 context path)", default=True),
     CheckpointSpec("face-transformer", "face_transformer", "ViT face-parsing segmenter"),
     CheckpointSpec("pipnet", "pipnet", "PIPNet 68-point landmarks (ResNet-18)", default=True),

@@ -140,8 +140,11 @@ class Letterbox:
         return np.asarray(normalised, dtype=np.float64) * self.side + np.array([self.x0, self.y0])
 
 
-def letterbox(image: np.ndarray, size: int) -> tuple[torch.Tensor, Letterbox]:
+def letterbox(image: np.ndarray, size: int, pad: float = 0.0) -> tuple[torch.Tensor, Letterbox]:
     """(H, W, 3) uint8 RGB -> (1, 3, size, size) float32 in [-1, 1] and its ``Letterbox``.
+
+    ``pad`` (a fraction of the longer side, >= 0) widens the square by that much on every side (black), so a
+    face cut by the frame is seen whole-sized with its missing part black; 0 is mediapipe's letterbox.
 
     As mediapipe's ``ImageToTensorCalculator`` (``keep_aspect_ratio``, ``BORDER_ZERO``) with OpenCV: the square of
     side ``max(H, W)`` centred on the photo maps corner to corner onto the input, so input pixel ``k`` samples
@@ -151,8 +154,16 @@ def letterbox(image: np.ndarray, size: int) -> tuple[torch.Tensor, Letterbox]:
     1/32 pixel shift of a few rows or columns: 72 of 103 test photos give mediapipe's tensor exactly).
     """
     height, width = image.shape[:2]
-    side = float(max(height, width))
+    side = float(max(height, width)) * (1 + 2 * pad)
     box = Letterbox((width - side) / 2, (height - side) / 2, side)
+    return sample_square(image, box, size), box
+
+
+def sample_square(image: np.ndarray, box: Letterbox, size: int) -> torch.Tensor:
+    """The square ``box`` of ``image`` (H, W, 3) uint8 RGB (black outside the photo) -> (1, 3, size, size)
+    float32 in [-1, 1], sampled as ``letterbox`` describes."""
+    height, width = image.shape[:2]
+    side = box.side
     steps = np.arange(size) * (side / size)
     rows, row_weights = _taps(box.y0 + steps, height)
     cols, col_weights = _taps(box.x0 + steps, width)
@@ -161,7 +172,7 @@ def letterbox(image: np.ndarray, size: int) -> tuple[torch.Tensor, Letterbox]:
     blended = taps[:, 0::2] * wy[None, :, 0, None] + taps[:, 1::2] * wy[None, :, 1, None]  # (3, S, 2S)
     blended = blended[:, :, 0::2] * wx[None, None, :, 0] + blended[:, :, 1::2] * wx[None, None, :, 1]  # (3, S, S)
     pixels = np.floor(blended + 0.5)  # exact in float32 (weights are multiples of 1/32), rounded as OpenCV
-    return torch.from_numpy(pixels / np.float32(127.5) - np.float32(1))[None], box
+    return torch.from_numpy(pixels / np.float32(127.5) - np.float32(1))[None]
 
 
 def _taps(positions: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -284,25 +295,41 @@ class BlazeFaceDetector:
     def __call__(self, image: ImageInput) -> DetectionResult:
         """Detect every face in ``image`` (anything ``load_image`` accepts; (H, W, 3) uint8 is used as is)."""
         array = image if _is_rgb_uint8(image) else load_image(image)
-        boxes, scores, keypoints = self.detect(array)
-        points = self.five_points(keypoints, boxes)
-        return DetectionResult(image=array, faces=_to_faces(boxes, scores, points))
+        return DetectionResult(image=array, faces=self.to_faces(*self.detect(array)))
+
+    def to_faces(self, boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray) -> list[Face]:
+        """``detect``'s arrays -> ``Face`` objects (five points, pixel-centre coordinates)."""
+        return _to_faces(boxes, scores, self.five_points(keypoints, boxes))
 
     @torch.inference_mode()
-    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Run on ``image`` (H, W, 3) uint8 RGB.
+    def detect(self, image: np.ndarray, pad: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run on ``image`` (H, W, 3) uint8 RGB, letterboxed with ``pad`` (see ``letterbox``; 0: mediapipe's).
 
         Returns ``boxes`` (F, 4), ``scores`` (F,) and the 6 ``keypoints`` (F, 6, 2), float64, corner coordinates
         of the photo (mediapipe's normalised values times the photo size), by descending score.
         """
-        tensor, box = letterbox(image, self.input_size)
+        tensor, box = letterbox(image, self.input_size, pad)
+        return self.run_batch(tensor, [box])[0]
+
+    @torch.inference_mode()
+    def run_batch(
+        self, tensor: torch.Tensor, boxes: Sequence[Letterbox], thresholds: Sequence[float] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """One forward pass on ``tensor`` (B, 3, S, S) in [-1, 1] (``letterbox`` outputs, concatenated), each
+        input mapped back through its ``boxes[b]``, its scores cut at ``thresholds[b]`` (default ``score_threshold``).
+
+        Returns ``detect``'s ``(boxes, scores, keypoints)`` for each input.
+        """
+        thresholds = thresholds or [self.score_threshold] * len(boxes)
         logits, regression = self.model(tensor.to(self.device).contiguous(memory_format=torch.channels_last))
-        scores, boxes, keypoints = decode(logits[0], regression[0], self.anchors, self.input_size, self.clip)
-        keep = (scores >= self.score_threshold) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        scores, boxes, keypoints = weighted_nms(scores[keep], boxes[keep], keypoints[keep], self.nms_threshold)
-        boxes = box.to_image(boxes.double().cpu().numpy().reshape(-1, 2, 2)).reshape(-1, 4)
-        keypoints = box.to_image(keypoints.double().cpu().numpy())
-        return boxes, scores.double().cpu().numpy(), keypoints
+        found = []
+        for b, (box, threshold) in enumerate(zip(boxes, thresholds)):
+            scores, corners, keypoints = decode(logits[b], regression[b], self.anchors, self.input_size, self.clip)
+            keep = (scores >= threshold) & (corners[:, 2] > corners[:, 0]) & (corners[:, 3] > corners[:, 1])
+            scores, corners, keypoints = weighted_nms(scores[keep], corners[keep], keypoints[keep], self.nms_threshold)
+            corners = box.to_image(corners.double().cpu().numpy().reshape(-1, 2, 2)).reshape(-1, 4)
+            found.append((corners, scores.double().cpu().numpy(), box.to_image(keypoints.double().cpu().numpy())))
+        return found
 
 
 def _is_rgb_uint8(image: object) -> bool:

@@ -155,10 +155,13 @@ def normalise(pixels: torch.Tensor) -> torch.Tensor:
     return ((pixels - 127.5) * 0.0078125).contiguous(memory_format=torch.channels_last)
 
 
-def pyramid_scales(height: int, width: int, min_face_size: float, factor: float) -> list[float]:
-    """Scales at which a ``min_face_size``-pixel face (and ever larger ones) fills P-Net's 12 px cell."""
+def pyramid_scales(
+    height: int, width: int, min_face_size: float, factor: float, max_face_size: float = math.inf
+) -> list[float]:
+    """Scales at which a ``min_face_size``-pixel face (and ever larger ones, up to ``max_face_size``) fills
+    P-Net's 12 px cell."""
     scale, scales = CELL / min_face_size, []
-    while min(height, width) * scale >= CELL:
+    while min(height, width) * scale >= CELL and CELL / scale <= max_face_size:
         scales.append(scale)
         scale *= factor
     return scales
@@ -298,14 +301,18 @@ class FaceDetector:
     def name(self) -> str:
         return self.loaded.name
 
-    def __call__(self, image: ImageInput, min_face_size: float | None = None) -> DetectionResult:
+    def __call__(
+        self, image: ImageInput, min_face_size: float | None = None, max_face_size: float | None = None
+    ) -> DetectionResult:
         """Detect every face in ``image`` (anything ``load_image`` accepts; (H, W, 3) uint8 is used as is).
 
         ``min_face_size`` (pixels of ``image``) replaces the configured smallest face for this call: the image
         pyramid starts there, so a larger value is faster (somewhat smaller faces may still be found).
+        ``max_face_size`` (pixels of ``image``; None: no limit) ends the pyramid there: only the fine levels
+        run, so faces much larger are not searched (parts of them may still be found).
         """
         array = as_rgb_array(image)
-        boxes, scores, points = self.detect(array, min_face_size)
+        boxes, scores, points = self.detect(array, min_face_size, max_face_size)
         return DetectionResult(image=array, faces=_to_faces(boxes, scores, points))
 
     def largest_face(self, image: ImageInput, min_fraction: float = 0.1) -> Face | None:
@@ -319,29 +326,32 @@ class FaceDetector:
         return largest_face(faces) if faces else None
 
     @torch.inference_mode()
-    def detect(self, image: np.ndarray, min_face_size: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def detect(
+        self, image: np.ndarray, min_face_size: float | None = None, max_face_size: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the cascade on ``image`` (H, W, 3) uint8 RGB.
 
         Returns ``boxes`` (F, 4), ``scores`` (F,) and ``points`` (F, 5, 2),
         float64, in corner coordinates of the full-size image, by descending score.
-        ``min_face_size`` (pixels of ``image``): see ``__call__``.
+        ``min_face_size``, ``max_face_size`` (pixels of ``image``): see ``__call__``.
         """
         small, factor = downscale_for_detection(image, self.max_side)
         smallest = self.min_face_size if min_face_size is None else max(float(CELL), min_face_size * factor)
-        found = self._cascade(small, smallest)
+        largest = math.inf if max_face_size is None else max_face_size * factor
+        found = self._cascade(small, smallest, largest)
         order = torch.argsort(found.scores, descending=True, stable=True)
         found = found.select(order)
         boxes = found.boxes.double().cpu().numpy() / factor
         points = found.points.double().cpu().numpy() / factor
         return boxes, found.scores.double().cpu().numpy(), points
 
-    def _cascade(self, image: np.ndarray, min_face_size: float) -> Candidates:
+    def _cascade(self, image: np.ndarray, min_face_size: float, max_face_size: float = math.inf) -> Candidates:
         """P-Net -> R-Net -> O-Net on ``image`` (h, w, 3) uint8; candidates in its corner coordinates."""
         height, width = image.shape[:2]
         # (1, 3, h, w) in 0-255; permuting an (h, w, 3) array gives channels-last strides for free
         tensor = torch.tensor(image, device=self.device).permute(2, 0, 1)[None].float()
         levels = mipmap(tensor)
-        scales = pyramid_scales(height, width, min_face_size, self.factor)
+        scales = pyramid_scales(height, width, min_face_size, self.factor, max_face_size)
         t_p, t_r, t_o = self.thresholds
         nms_t = self.nms_thresholds
         found = stage_one(self.model.pnet, levels, scales, t_p, nms_t["pnet_scale"], nms_t["pnet"])

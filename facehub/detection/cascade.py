@@ -1,0 +1,167 @@
+"""FaceHub's default face detector: BlazeFace short range first, MTCNN for what it cannot see.
+
+```python
+detector = CascadeDetector.from_pretrained("face-detector")  # weights/face-detector/config.json names the parts
+result = detector(image)                                     # DetectionResult, faces by descending score
+```
+
+Passes (settings in ``weights/face-detector/config.json``, see its card for the measurements behind them):
+
+1. **Fast path.** BlazeFace short range on the whole photo (one 128 px forward pass, about 5 ms at any size).
+   Its letterbox already pads the shorter side black, so most faces cut by the frame are found here.
+2. **Nothing found** (profiles, faces cut by the frame, odd lighting): one batched BlazeFace pass on a padded
+   copy (``pad``: black margins of that fraction of the longer side on every side, so a face half outside
+   the frame is seen whole-sized) and on the mirrored photo, at ``retry_threshold``; if still nothing, MTCNN
+   on the whole photo.
+3. **Small faces.** BlazeFace short range needs faces at least about 12% of the photo's longer side wide.
+   Unless the fast path found a face of at least ``portrait`` of the longer side (a portrait, a selfie, a
+   crop: the common case, and the fast one), MTCNN searches the faces below ``small_below`` of the longer side
+   (its fine pyramid levels only) and the padded BlazeFace pass looks for faces cut by the frame; faces that
+   overlap one already found (IoU above ``overlap``) are dropped.
+
+Scores: each face keeps its own detector's score (both in [0, 1]); the result is sorted by it. Five points:
+BlazeFace's faces get its eyes and nose tip and the fitted mouth corners (``blazeface.FivePointMap``); on a
+profile whose far eye is hidden that eye is BlazeFace's guess, about where it would be behind the nose (see
+the card). MTCNN's faces get MTCNN's own five points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from facehub.detection.blazeface import BlazeFaceDetector, letterbox
+from facehub.detection.detector import FaceDetector, largest_face
+from facehub.detection.result import DetectionResult, Face
+from facehub.device import resolve_device
+from facehub.image import ImageInput, as_rgb_array
+
+MIRRORED_KEYPOINTS = [1, 0, 2, 3, 5, 4]  # BlazeFace keypoint order after mirroring (the subject's sides swap)
+
+
+@dataclass(frozen=True)
+class CascadeSettings:
+    """The cascade's settings (fractions are of the photo's longer side; thresholds are scores in [0, 1]).
+
+    ``pad``: black margin of the padded BlazeFace input; ``retry_threshold``: BlazeFace threshold of the padded and
+    mirrored retry; ``portrait``: a fast-path face at least this wide ends the search; ``small_min_side``: photos
+    with a longer side below this many pixels get no small-face pass; ``small_below``: the small-face pass searches
+    faces narrower than this; ``overlap``: IoU above which a later pass's face duplicates one already found;
+    ``padded_threshold``: > 0 runs the padded input in the fast path's forward pass too (batch of 2, about 1.5x
+    the time), at this threshold; 0: off.
+    """
+
+    pad: float = 0.25
+    retry_threshold: float = 0.5
+    portrait: float = 0.25
+    small_min_side: float = 640
+    small_below: float = 0.16
+    overlap: float = 0.3
+    padded_threshold: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: dict, **overrides: float) -> CascadeSettings:
+        names = {f.name for f in fields(cls)}
+        values = {k: float(v) for k, v in config.items() if k in names}
+        values.update({k: float(v) for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class CascadeDetector:
+    """BlazeFace short range, then padded/mirrored BlazeFace and MTCNN where needed: ``detector(image) -> DetectionResult``."""
+
+    task = "detection"
+
+    def __init__(
+        self, name: str, fast: BlazeFaceDetector, small: FaceDetector, settings: CascadeSettings | None = None
+    ) -> None:
+        self._name = name
+        self.fast = fast
+        self.small = small
+        self.settings = settings or CascadeSettings()
+
+    @classmethod
+    def from_pretrained(
+        cls, name: str = "face-detector", device: torch.device | str | None = None, **settings: float
+    ) -> CascadeDetector:
+        """Load ``weights/<name>/config.json`` and the checkpoints its ``parts`` name (``fast``: BlazeFace,
+        ``small``: MTCNN); ``settings`` override ``CascadeSettings`` fields."""
+        from facehub.hub import read_config, resolve_checkpoint
+
+        config = read_config(resolve_checkpoint(name), name)
+        device = resolve_device(str(device) if device is not None else None)
+        fast = BlazeFaceDetector.from_pretrained(config["parts"]["fast"], device=device)
+        small = FaceDetector.from_pretrained(config["parts"]["small"], device=device)
+        return cls(name, fast, small, CascadeSettings.from_config(config, **settings))
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __call__(self, image: ImageInput) -> DetectionResult:
+        """Detect every face in ``image`` (anything ``load_image`` accepts; (H, W, 3) uint8 is used as is)."""
+        array = as_rgb_array(image)
+        return DetectionResult(image=array, faces=self.detect_faces(array))
+
+    def largest_face(self, image: ImageInput) -> Face | None:
+        """The face with the largest box in ``image``, or None."""
+        faces = self.detect_faces(as_rgb_array(image))
+        return largest_face(faces) if faces else None
+
+    @torch.inference_mode()
+    def detect_faces(self, image: np.ndarray) -> list[Face]:
+        """Every face in ``image`` (H, W, 3) uint8 RGB, by descending score (pixel-centre coordinates)."""
+        s = self.settings
+        longer = float(max(image.shape[:2]))
+        inputs = [letterbox(image, self.fast.input_size)]
+        if s.padded_threshold > 0:
+            inputs.append(letterbox(image, self.fast.input_size, s.pad))
+        faces = self._run(inputs, [self.fast.score_threshold, s.padded_threshold])
+        if not faces:  # profiles, faces cut by the frame: padded and mirrored, then MTCNN
+            mirrored = letterbox(np.ascontiguousarray(image[:, ::-1]), self.fast.input_size)
+            padded = letterbox(image, self.fast.input_size, s.pad)
+            faces = self._run([padded, mirrored], [s.retry_threshold] * 2, mirrored_width=image.shape[1])
+            return faces or self.small(image).faces
+        if max(f.box[2] - f.box[0] for f in faces) >= s.portrait * longer or longer < s.small_min_side:
+            return faces
+        if s.padded_threshold <= 0:  # faces cut by the frame, in a group
+            faces = _merge(faces, self._run([letterbox(image, self.fast.input_size, s.pad)], [self.fast.score_threshold]), s.overlap)
+        return _merge(faces, self.small(image, max_face_size=s.small_below * longer).faces, s.overlap)
+
+    def _run(self, inputs: list, thresholds: list[float], mirrored_width: int | None = None) -> list[Face]:
+        """One BlazeFace forward pass on ``inputs`` (``letterbox`` outputs), merged; with ``mirrored_width`` the
+        second input is the mirrored photo (of that width) and its faces are mirrored back."""
+        tensor = torch.cat([t for t, _ in inputs])
+        found = self.fast.run_batch(tensor, [box for _, box in inputs], thresholds[: len(inputs)])
+        if mirrored_width is not None:
+            boxes, scores, keypoints = found[1]
+            width = mirrored_width
+            boxes = np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]], 1)
+            keypoints = keypoints[:, MIRRORED_KEYPOINTS] * [-1, 1] + [width, 0]
+            found[1] = (boxes, scores, keypoints)
+        faces: list[Face] = []
+        for boxes, scores, keypoints in found:
+            faces = _merge(faces, self.fast.to_faces(boxes, scores, keypoints), self.settings.overlap)
+        return faces
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU (N, M) of boxes ``a`` (N, 4) and ``b`` (M, 4), ``x0, y0, x1, y1``."""
+    low = np.maximum(a[:, None, :2], b[None, :, :2])
+    high = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(high - low, 0, None).prod(2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], 1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], 1)
+    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
+
+
+def _merge(kept: list[Face], extra: list[Face], overlap: float) -> list[Face]:
+    """``kept`` plus each face of ``extra`` (best first) that overlaps no face so far by IoU above ``overlap``;
+    by descending score."""
+    faces = list(kept)
+    for face in sorted(extra, key=lambda f: -f.score):
+        if not faces or _iou_matrix(face.box[None], np.stack([f.box for f in faces])).max() <= overlap:
+            faces.append(face)
+    return sorted(faces, key=lambda f: -f.score)
