@@ -25,6 +25,7 @@ from facehub.registry import (
 
 if TYPE_CHECKING:
     from facehub.detection.blazeface import BlazeFaceDetector
+    from facehub.detection.cascade import CascadeDetector
     from facehub.detection.detector import FaceDetector
     from facehub.editing.predictor import PortraitEditor
     from facehub.landmarks.predictor import LandmarkPredictor
@@ -40,6 +41,8 @@ __version__ = "0.2.0"
 def load(name: Literal["mtcnn"], device: str | None = None, **kwargs) -> FaceDetector: ...
 @overload
 def load(name: Literal["blazeface", "blazeface-short"], device: str | None = None, **kwargs) -> BlazeFaceDetector: ...
+@overload
+def load(name: Literal["face-detector"], device: str | None = None, **kwargs) -> CascadeDetector: ...
 @overload
 def load(name: Literal["bisenet", "face-transformer"], device: str | None = None, **kwargs) -> FaceParser: ...
 @overload

@@ -106,7 +106,7 @@ class Predictor:
 
     @property
     def detector(self):
-        """The face detector, ``detector(image) -> DetectionResult`` (MTCNN unless one was given; loaded on first use)."""
+        """The face detector, ``detector(image) -> DetectionResult`` (the default detector unless one was given; loaded on first use)."""
         if self._detector is None or isinstance(self._detector, str):
             self._detector = load_detector(self._detector, device=self.device)
         return self._detector

@@ -71,11 +71,11 @@ class CheckpointSpec:
 
 
 _SPECS = [
-    CheckpointSpec("mtcnn", "mtcnn", "MTCNN P/R/O-Net face detector with 5 points", default=True),
+    CheckpointSpec("mtcnn", "mtcnn", "MTCNN P/R/O-Net face detector with 5 points"),
     CheckpointSpec("blazeface-short", "blazeface", "BlazeFace short-range face detector (MediaPipe, 128 px), 5 points"),
     CheckpointSpec("blazeface", "blazeface", "BlazeFace full-range face detector (MediaPipe, 192 px), 5 points"),
     CheckpointSpec("face-detector", "face_detector",
-                   "BlazeFace short range, with MTCNN for small faces and padded/mirrored retries, 5 points"),
+                   "BlazeFace short range, with MTCNN for small faces and padded/mirrored retries, 5 points", default=True),
     CheckpointSpec("bisenet", "bisenet", "BiSeNet V1 face parser (ResNet-18 context path)", default=True),
     CheckpointSpec("face-transformer", "face_transformer", "ViT face-parsing segmenter"),
     CheckpointSpec("pipnet", "pipnet", "PIPNet 68-point landmarks (ResNet-18)", default=True),

@@ -78,7 +78,7 @@ def test_an_installed_package_finds_weights_through_facehub_weights(installed: P
     # no repository beside site-packages and nothing in the (empty) Hub cache: the error says what to set
     missing = _run(command, cwd=tmp_path, HF_HOME=str(tmp_path / "hf"), HF_HUB_CACHE=str(tmp_path / "hf" / "hub"))
     assert missing.returncode == 2
-    assert "'mtcnn'" in missing.stderr and "$FACEHUB_WEIGHTS" in missing.stderr
+    assert "'face-detector'" in missing.stderr and "$FACEHUB_WEIGHTS" in missing.stderr
 
 
 def test_an_editable_install_finds_the_repositorys_weights(tmp_path: Path) -> None:

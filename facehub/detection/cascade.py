@@ -50,7 +50,8 @@ class CascadeSettings:
     with a longer side below this many pixels get no small-face pass; ``small_below``: the small-face pass searches
     faces narrower than this; ``overlap``: IoU above which a later pass's face duplicates one already found;
     ``padded_threshold``: > 0 runs the padded input in the fast path's forward pass too (batch of 2, about 1.5x
-    the time), at this threshold; 0: off.
+    the time), at this threshold; 0: off. ``fallback_threshold``: MTCNN's O-Net threshold when BlazeFace found
+    nothing (its own default, 0.85, is set for precision on every photo).
     """
 
     pad: float = 0.25
@@ -60,6 +61,7 @@ class CascadeSettings:
     small_below: float = 0.16
     overlap: float = 0.3
     padded_threshold: float = 0.0
+    fallback_threshold: float = 0.7
 
     @classmethod
     def from_config(cls, config: dict, **overrides: float) -> CascadeSettings:
@@ -81,6 +83,8 @@ class CascadeDetector:
         self.fast = fast
         self.small = small
         self.settings = settings or CascadeSettings()
+        p_net, r_net, _ = small.thresholds
+        self.fallback = FaceDetector(small.loaded, small.device, thresholds=(p_net, r_net, self.settings.fallback_threshold))
 
     @classmethod
     def from_pretrained(
@@ -123,7 +127,7 @@ class CascadeDetector:
             mirrored = letterbox(np.ascontiguousarray(image[:, ::-1]), self.fast.input_size)
             padded = letterbox(image, self.fast.input_size, s.pad)
             faces = self._run([padded, mirrored], [s.retry_threshold] * 2, mirrored_width=image.shape[1])
-            return faces or self.small(image).faces
+            return faces or self.fallback(image).faces
         if max(f.box[2] - f.box[0] for f in faces) >= s.portrait * longer or longer < s.small_min_side:
             return faces
         if s.padded_threshold <= 0:  # faces cut by the frame, in a group

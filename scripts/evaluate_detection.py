@@ -1,0 +1,90 @@
+"""Missed faces / extra boxes per set and ms per photo for each detector (the numbers of weights/face-detector/README.md).
+
+    python scripts/evaluate_detection.py [--detectors face-detector blazeface-short mtcnn blazeface] [--threads 2]
+        [--parts recall speed] [--set key=value ...]
+
+recall: AFLW2000-3D val (yaw to 90), 300-W AFW crops, every 4th ytf68 frame, CelebA-HQ val (celebamask19);
+see ``facehub.train.eval.detection`` for what counts as found and as extra. speed: ms per photo at 512 and 2048 px
+(``examples/astronaut.jpg`` resized, as ``python -m facehub bench``; median of 20 after 5 warm-ups) and on
+``examples/two_people.jpg``. ``--set`` overrides face-detector settings (e.g. ``--set padded_threshold=0.45``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from facehub.detection import load_detector  # noqa: E402
+from facehub.train.eval.detection import labelled_sets, score_set  # noqa: E402
+
+
+def _read(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def _ms(function, repeats: int = 20) -> float:
+    for _ in range(5):
+        function()
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def _photos() -> dict[str, np.ndarray]:
+    astronaut = Image.open(ROOT / "examples" / "astronaut.jpg").convert("RGB")
+    photos = {f"{side} px": np.asarray(astronaut.resize((side, side), Image.Resampling.BICUBIC)) for side in (512, 2048)}
+    photos["two_people.jpg (949 px)"] = _read(ROOT / "examples" / "two_people.jpg")
+    return photos
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--detectors", nargs="+", default=["face-detector", "blazeface-short", "mtcnn", "blazeface"])
+    parser.add_argument("--parts", nargs="+", default=["recall", "speed"], choices=["recall", "speed"])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--set", nargs="*", default=[], help="face-detector settings, key=value")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    settings = {k: float(v) for k, v in (item.split("=") for item in args.set)}
+    detectors = {}
+    for name in args.detectors:
+        if settings and name == "face-detector":
+            from facehub.detection.cascade import CascadeDetector
+
+            detectors[name] = CascadeDetector.from_pretrained(name, device="cpu", **settings)
+        else:
+            detectors[name] = load_detector(name, device="cpu")
+    boxes_of = {name: (lambda image, d=d: np.array([f.box for f in d(image).faces]).reshape(-1, 4)) for name, d in detectors.items()}
+    if "recall" in args.parts:
+        print("| set | photos | " + " | ".join(detectors) + " |")
+        print("|---|---|" + "---|" * len(detectors))
+        for set_name, photos in labelled_sets().items():
+            cells = [score_set(boxes_of[name], photos, _read).cell() for name in detectors]
+            print(f"| {set_name} | {len(photos)} | " + " | ".join(cells) + " |", flush=True)
+        print()
+    if "speed" in args.parts:
+        photos = _photos()
+        print(f"ms per photo ({args.threads} torch threads, median of 20)\n")
+        print("| detector | " + " | ".join(photos) + " |")
+        print("|---|" + "---|" * len(photos))
+        for name, detector in detectors.items():
+            with torch.inference_mode():
+                cells = [f"{_ms(lambda d=detector, i=image: d(i)):.1f}" for image in photos.values()]
+            print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The composed face detector (``face-detector``): faces cut by the frame, small faces, the mirrored pass, settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facehub.detection.blazeface import letterbox
+from facehub.detection.cascade import CascadeDetector, CascadeSettings
+from facehub.detection.detector import pyramid_scales
+from facehub.image import load_image
+from facehub.train.eval.metrics import box_iou
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def detector() -> CascadeDetector:
+    return CascadeDetector.from_pretrained("face-detector", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def grace() -> np.ndarray:
+    return load_image(EXAMPLES / "grace_hopper.jpg")
+
+
+@pytest.mark.parametrize(("side", "outside"), [("left", 0.4), ("top", 0.5), ("right", 0.5), ("bottom", 0.3)])
+def test_a_face_cut_by_the_frame_is_found(detector: CascadeDetector, grace: np.ndarray, side: str, outside: float) -> None:
+    """A real face with 30-50% of its box cropped away: found, its box reaching past the frame where the face was."""
+    box = detector(grace).faces[0].box
+    width, height = box[2] - box[0], box[3] - box[1]
+    if side == "left":
+        cut = int(box[0] + outside * width)
+        crop, expected = grace[:, cut:], box - [cut, 0, cut, 0]
+    elif side == "top":
+        cut = int(box[1] + outside * height)
+        crop, expected = grace[cut:], box - [0, cut, 0, cut]
+    elif side == "right":
+        crop, expected = grace[:, : int(box[2] - outside * width)], box
+    else:
+        crop, expected = grace[: int(box[3] - outside * height)], box
+    faces = detector(np.ascontiguousarray(crop)).faces
+    assert len(faces) == 1
+    assert box_iou(faces[0].box, expected) > 0.5
+
+
+def test_default_pipeline_finds_the_small_face_blazeface_short_misses(detector: CascadeDetector) -> None:
+    """two_people.jpg: the astronaut's face is 9% of the photo's width, below BlazeFace short range's reach."""
+    image = load_image(EXAMPLES / "two_people.jpg")
+    assert len(detector.fast(image).faces) == 1
+    faces = detector(image).faces
+    assert len(faces) == 2
+    assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+
+
+def test_the_mirrored_pass_maps_faces_back(detector: CascadeDetector, grace: np.ndarray) -> None:
+    """The mirrored photo's faces, mirrored back, lie where the photo's own are, eyes in image-left-first order."""
+    direct = detector.fast(grace).faces[0]
+    mirrored = letterbox(np.ascontiguousarray(grace[:, ::-1]), detector.fast.input_size)
+    back = detector._run([letterbox(grace, detector.fast.input_size), mirrored], [0.5, 0.5], mirrored_width=grace.shape[1])
+    assert len(back) == 1  # the two passes' faces merged into one
+    only_mirrored = detector._run([mirrored, mirrored], [1.1, 0.5], mirrored_width=grace.shape[1])[0]
+    assert np.abs(only_mirrored.box - direct.box).max() < 6
+    assert np.abs(only_mirrored.points[:3] - direct.points[:3]).max() < 6
+    assert only_mirrored.points[0, 0] < only_mirrored.points[1, 0]
+
+
+def test_a_portrait_is_one_forward_pass(detector: CascadeDetector, grace: np.ndarray, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The common case costs one BlazeFace pass and no MTCNN."""
+    calls = []
+    monkeypatch.setattr(detector.small, "detect", lambda *a, **k: calls.append("mtcnn"))
+    run_batch = detector.fast.run_batch
+    monkeypatch.setattr(detector.fast, "run_batch", lambda *a, **k: calls.append("blazeface") or run_batch(*a, **k))
+    assert len(detector(grace).faces) == 1
+    assert calls == ["blazeface"]
+
+
+def test_nothing_found_falls_back_to_mtcnn_and_a_blank_photo_has_no_face(detector: CascadeDetector) -> None:
+    assert detector(np.full((300, 400, 3), 127, np.uint8)).faces == []
+
+
+def test_settings_come_from_the_config_and_may_be_overridden() -> None:
+    settings = CascadeSettings.from_config({"pad": 0.1, "portrait": 0.3, "family": "face_detector"}, portrait=0.2)
+    assert settings.pad == 0.1 and settings.portrait == 0.2 and settings.small_below == CascadeSettings().small_below
+
+
+def test_letterbox_pad_widens_the_square() -> None:
+    image = np.zeros((100, 200, 3), np.uint8)
+    _, plain = letterbox(image, 128)
+    _, padded = letterbox(image, 128, pad=0.25)
+    assert plain.side == 200 and padded.side == 300
+    assert (padded.x0, padded.y0) == (-50, -100)
+
+
+def test_pyramid_stops_at_the_largest_face_asked_for() -> None:
+    scales = pyramid_scales(1000, 1000, 20, 0.709, max_face_size=80)
+    assert scales and all(12 / s <= 80 for s in scales)
+    assert len(scales) < len(pyramid_scales(1000, 1000, 20, 0.709))
