@@ -24,6 +24,7 @@ estimates the mouth corners from the 6 keypoints with a linear map fitted to MTC
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,6 +269,7 @@ class BlazeFaceDetector:
         self.nms_threshold = float(nms_threshold if nms_threshold is not None else self.config["nms_threshold"])
         self.clip = float(self.config.get("score_clipping", 100.0))
         self.five_points = FivePointMap.from_config(self.config.get("mouth_corners"))
+        self._traced: dict[int, torch.jit.ScriptModule] = {}
 
     @classmethod
     def from_pretrained(
@@ -321,7 +323,7 @@ class BlazeFaceDetector:
         Returns ``detect``'s ``(boxes, scores, keypoints)`` for each input.
         """
         thresholds = thresholds or [self.score_threshold] * len(boxes)
-        logits, regression = self.model(tensor.to(self.device).contiguous(memory_format=torch.channels_last))
+        logits, regression = self._network(tensor.to(self.device).contiguous(memory_format=torch.channels_last))
         found = []
         for b, (box, threshold) in enumerate(zip(boxes, thresholds)):
             scores, corners, keypoints = decode(logits[b], regression[b], self.anchors, self.input_size, self.clip)
@@ -330,6 +332,20 @@ class BlazeFaceDetector:
             corners = box.to_image(corners.double().cpu().numpy().reshape(-1, 2, 2)).reshape(-1, 4)
             found.append((corners, scores.double().cpu().numpy(), box.to_image(keypoints.double().cpu().numpy())))
         return found
+
+
+    def _network(self, tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model on ``tensor`` (B, 3, S, S). On the CPU a frozen TorchScript trace of it (one per batch size,
+        made on first use): the same operations without Python's per-layer overhead, about 1 ms less per call."""
+        if self.device.type != "cpu":
+            return self.model(tensor)
+        traced = self._traced.get(len(tensor))
+        if traced is None:
+            example = torch.zeros(tensor.shape).contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)  # pad sizes: constants for a fixed input
+                traced = self._traced[len(tensor)] = torch.jit.freeze(torch.jit.trace(self.model, example))
+        return traced(tensor)
 
 
 def _is_rgb_uint8(image: object) -> bool:
