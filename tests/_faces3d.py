@@ -8,7 +8,9 @@ from facehub.reconstruction.uv import canonical_mesh
 
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """``Ry(yaw) @ Rx(-pitch) @ Rz(roll)`` (degrees) in the canonical y-up frame, as ``facehub.reconstruction.mesh.head_pose`` reads it."""
+    """``Ry(yaw) @ Rx(-pitch) @ Rz(roll)`` (degrees) in the canonical y-up frame: yaw > 0 turns the nose to the
+    image's right, roll > 0 tilts counter-clockwise (not ``head_pose``'s AFLW2000-3D convention, see
+    tests/reconstruction/test_head_pose.py; these faces only need to be turned)."""
     a, b, c = np.radians([yaw, -pitch, roll])
     ry = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
     rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])

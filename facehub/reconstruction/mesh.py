@@ -21,11 +21,12 @@ from facehub.reconstruction.uv import canonical_mesh
 
 @dataclass
 class Pose:
-    """Head pose in degrees, from a rigid fit of the canonical mesh.
+    """Head pose in degrees, from a rigid fit of the canonical mesh, in AFLW2000-3D's ``Pose_Para`` convention
+    (see ``POSE_CONVENTION``).
 
-    yaw > 0: the face turns towards the image's right (its nose points right);
-    pitch > 0: the face looks up; roll > 0: the face is tilted counter-clockwise
-    on screen.
+    pitch > 0: the face looks up; yaw > 0: the face turns towards the image's left (its nose points left,
+    the subject turns to their own right); roll > 0: the head tilts clockwise on screen (its top moves
+    towards the image's right).
     """
 
     yaw: float
@@ -34,6 +35,18 @@ class Pose:
 
     def to_json(self) -> dict[str, float]:
         return {"yaw": round(self.yaw, 2), "pitch": round(self.pitch, 2), "roll": round(self.roll, 2)}
+
+
+POSE_CONVENTION: dict[str, str] = {
+    "units": "degrees",
+    "axes": "camera frame: x towards the image's right, y up, z towards the viewer (right-handed)",
+    "pitch": "rotation about x; > 0: the face looks up",
+    "yaw": "rotation about y; > 0: the face turns towards the image's left (the subject's own right)",
+    "roll": "rotation about z; > 0: the head tilts clockwise on screen",
+    "rotation": "R = Rx(-pitch) @ Ry(-yaw) @ Rz(-roll) (right-handed matrices, column vectors): roll first, then yaw, "
+                "then pitch; R turns the frontal face (looking at the camera) into the photo's",
+    "matches": "AFLW2000-3D Pose_Para [pitch, yaw, roll] (3DDFA's RotationMatrix), there in radians",
+}
 
 
 @dataclass
@@ -209,14 +222,14 @@ def rigid_fit(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray
 def head_pose(points468: np.ndarray) -> Pose:
     """Pose of a face from its 468 image-space points (468, 3) (x right, y down, smaller z nearer).
 
-    The canonical mesh (x right, y up, z towards the viewer) is fitted to
-    ``(x, -y, -z)``; ``R = Ry(yaw) @ Rx(-pitch) @ Rz(roll)``.
+    The canonical mesh (frontal; x right, y up, z towards the viewer) is fitted to ``(x, -y, -z)``, and the
+    fitted rotation is read as ``R = Rx(-pitch) @ Ry(-yaw) @ Rz(-roll)`` (``POSE_CONVENTION``, AFLW2000-3D's).
     """
     target = np.asarray(points468, dtype=np.float64) * np.array([1.0, -1.0, -1.0])
     _, r, _ = rigid_fit(canonical_mesh().vertices, target)
-    yaw = np.degrees(np.arctan2(r[0, 2], r[2, 2]))
-    pitch = np.degrees(np.arcsin(np.clip(r[1, 2], -1.0, 1.0)))
-    roll = np.degrees(np.arctan2(r[1, 0], r[1, 1]))
+    pitch = np.degrees(np.arctan2(r[1, 2], r[2, 2]))
+    yaw = -np.degrees(np.arcsin(np.clip(r[0, 2], -1.0, 1.0)))
+    roll = np.degrees(np.arctan2(r[0, 1], r[0, 0]))
     return Pose(float(yaw), float(pitch), float(roll))
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 from facehub import export
 from facehub.detection.result import Face
 from facehub.reconstruction.mesh import (
+    POSE_CONVENTION,
     Mesh,
     Pose,
     depth_map,
@@ -30,7 +31,7 @@ class ReconstructedFace:
     """One face in photo pixels (x right, y down, z same scale, smaller = nearer).
 
     face: the detection; vertices468: (468, 3) MediaPipe-layout points;
-    landmarks3d: (68, 3) iBUG order; pose: yaw/pitch/roll degrees; mesh: the
+    landmarks3d: (68, 3) iBUG order; pose: yaw/pitch/roll degrees (AFLW2000-3D's signs); mesh: the
     dense mesh (one vertex per valid UV pixel, colours from the photo);
     position_map: (3, S, S) float32 UV position map in photo pixels.
     """
@@ -69,8 +70,9 @@ class ReconstructionResult:
         return np.stack([f.landmarks3d for f in self.faces]) if self.faces else np.zeros((0, 68, 3))
 
     def to_json(self) -> dict:
-        """``{"faces": [{"box", "score", "landmarks3d": [[x, y, z] x 68], "pose": {"yaw", "pitch", "roll"}}]}``."""
-        return {"faces": [face.to_json() for face in self.faces]}
+        """``{"faces": [{"box", "score", "landmarks3d": [[x, y, z] x 68], "pose": {"yaw", "pitch", "roll"}}],
+        "convention": {...}}``: the pose's units, axes, signs and rotation order (``POSE_CONVENTION``)."""
+        return {"faces": [face.to_json() for face in self.faces], "convention": dict(POSE_CONVENTION)}
 
     def _textured(self) -> list[Mesh]:
         meshes = []

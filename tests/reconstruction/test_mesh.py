@@ -1,4 +1,4 @@
-"""Mesh writers read back (GLB with pygltflib and a parser of our own, OBJ/MTL/PNG), head pose signs, depth."""
+"""Mesh writers read back (GLB with pygltflib and a parser of our own, OBJ/MTL/PNG), depth (head pose: test_head_pose.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from facehub.reconstruction.mesh import (
     Mesh,
     depth_map,
     depth_to_image,
-    head_pose,
     sample_colours,
     uv_texture,
     write_glb,
@@ -109,28 +108,6 @@ def test_obj_references_mtl_and_texture(tmp_path: Path) -> None:
     assert len(vertices) == len(uvs) == total and len(vertices[0].split()) == 7  # x y z r g b
     assert len(faces) == sum(len(m.triangles) for m in meshes)
     assert max(int(tok.split("/")[0]) for line in faces for tok in line.split()[1:]) == total
-
-
-@pytest.mark.parametrize("yaw", [-40.0, -20.0, 20.0, 40.0])
-def test_pose_yaw_sign_left_vs_right(yaw: float) -> None:
-    """A face turned to the image's right (nose points right) has yaw > 0; to the left, yaw < 0."""
-    points = posed_face(yaw)
-    nose_right = points[1, 0] > points[:, 0].mean()
-    pose = head_pose(points)
-    assert (pose.yaw > 0) == nose_right == (yaw > 0)
-    assert abs(pose.yaw - yaw) < 0.5 and abs(pose.pitch) < 0.5 and abs(pose.roll) < 0.5
-
-
-@pytest.mark.parametrize(("pitch", "roll"), [(20.0, 0.0), (-20.0, 0.0), (0.0, 25.0), (0.0, -25.0), (10.0, -15.0)])
-def test_pose_pitch_and_roll_signs(pitch: float, roll: float) -> None:
-    points = posed_face(0.0, pitch, roll, centre=(300.0, 200.0))
-    pose = head_pose(points * np.array([1.7, 1.7, 1.7]))  # scale and placement do not matter
-    assert abs(pose.pitch - pitch) < 0.5 and abs(pose.roll - roll) < 0.5
-    if pitch > 0:  # looking up: the nose tip moves up towards the eyes on screen
-        frontal = posed_face()
-        assert points[1, 1] - points[[33, 263], 1].mean() < frontal[1, 1] - frontal[[33, 263], 1].mean()
-    if roll > 0:  # counter-clockwise on screen: the image-right eye is higher (smaller y)
-        assert points[263, 1] < points[33, 1]
 
 
 def test_depth_nearest_at_the_nose() -> None:

@@ -49,7 +49,7 @@ def test_predictor_wiring_and_exports(tmp_path: Path, refine: int, flip: bool) -
     assert face.mesh.vertices.shape[1] == 3 and len(face.mesh.colours) == len(face.mesh.vertices)
     assert face.mesh.colours.dtype == np.uint8 and face.mesh.triangles.max() < len(face.mesh.vertices)
     data = json.loads(json.dumps(result.to_json()))
-    assert set(data) == {"faces"} and len(data["faces"]) == 2
+    assert set(data) == {"faces", "convention"} and len(data["faces"]) == 2
     assert {"box", "landmarks3d", "pose"} <= set(data["faces"][0])
     assert np.array(data["faces"][0]["landmarks3d"]).shape == (68, 3)
     assert set(data["faces"][0]["pose"]) == {"yaw", "pitch", "roll"}
@@ -65,7 +65,7 @@ def test_predictor_wiring_and_exports(tmp_path: Path, refine: int, flip: bool) -
 
 def test_no_face_gives_an_empty_result(tmp_path: Path) -> None:
     result = _tiny()(np.zeros((50, 60, 3), np.uint8), faces=[])
-    assert result.faces == [] and result.to_json() == {"faces": []}
+    assert result.faces == [] and result.to_json()["faces"] == []
     assert result.landmarks3d.shape == (0, 68, 3)
     assert result.overlay().size == (60, 50) and result.depth_image().size == (60, 50)
     result.save_glb(tmp_path / "none.glb")
