@@ -15,7 +15,8 @@ Passes (settings in ``weights/face-detector/config.json``, see its card for the 
    on the whole photo.
 3. **Small faces.** BlazeFace short range needs faces at least about 12% of the photo's longer side wide.
    Unless the fast path found a face of at least ``portrait`` of the longer side (a portrait, a selfie, a
-   crop: the common case, and the fast one), MTCNN searches the faces below ``small_below`` of the longer side
+   crop: the common case, and the fast one; ``small_photo_portrait`` in photos smaller than
+   ``small_photo_side``, whose faces below BlazeFace's reach are tiny), MTCNN searches the faces below ``small_below`` of the longer side
    (its fine pyramid levels only) and the padded BlazeFace pass looks for faces cut by the frame; faces that
    overlap one already found (IoU above ``overlap``) are dropped.
 
@@ -46,8 +47,8 @@ class CascadeSettings:
     """The cascade's settings (fractions are of the photo's longer side; thresholds are scores in [0, 1]).
 
     ``pad``: black margin of the padded BlazeFace input; ``retry_threshold``: BlazeFace threshold of the padded and
-    mirrored retry; ``portrait``: a fast-path face at least this wide ends the search; ``small_min_side``: photos
-    with a longer side below this many pixels get no small-face pass; ``small_below``: the small-face pass searches
+    mirrored retry; ``portrait``: a fast-path face at least this wide ends the search (``small_photo_portrait``
+    in photos whose longer side is below ``small_photo_side`` pixels); ``small_below``: the small-face pass searches
     faces narrower than this; ``overlap``: IoU above which a later pass's face duplicates one already found;
     ``padded_threshold``: > 0 runs the padded input in the fast path's forward pass too (batch of 2, about 1.5x
     the time), at this threshold; 0: off. ``fallback_threshold``: MTCNN's O-Net threshold when BlazeFace found
@@ -57,7 +58,8 @@ class CascadeSettings:
     pad: float = 0.25
     retry_threshold: float = 0.5
     portrait: float = 0.25
-    small_min_side: float = 640
+    small_photo_side: float = 640
+    small_photo_portrait: float = 0.15
     small_below: float = 0.16
     overlap: float = 0.3
     padded_threshold: float = 0.0
@@ -128,7 +130,8 @@ class CascadeDetector:
             padded = letterbox(image, self.fast.input_size, s.pad)
             faces = self._run([padded, mirrored], [s.retry_threshold] * 2, mirrored_width=image.shape[1])
             return faces or self.fallback(image).faces
-        if max(f.box[2] - f.box[0] for f in faces) >= s.portrait * longer or longer < s.small_min_side:
+        portrait = s.portrait if longer >= s.small_photo_side else s.small_photo_portrait
+        if max(f.box[2] - f.box[0] for f in faces) >= portrait * longer:
             return faces
         if s.padded_threshold <= 0:  # faces cut by the frame, in a group
             faces = _merge(faces, self._run([letterbox(image, self.fast.input_size, s.pad)], [self.fast.score_threshold]), s.overlap)

@@ -55,6 +55,20 @@ def test_default_pipeline_finds_the_small_face_blazeface_short_misses(detector: 
     assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
 
 
+def test_a_collage_of_small_faces_is_found_whole(detector: CascadeDetector) -> None:
+    """24 example portraits in a 600 px collage (faces about 7% of its width): every one, as MTCNN finds them."""
+    from PIL import Image
+
+    cells = [Image.open(EXAMPLES / f"{n}.jpg").convert("RGB").resize((100, 110)) for n in ("grace_hopper", "astronaut")]
+    canvas = Image.new("RGB", (600, 440), (90, 90, 90))
+    for i in range(24):
+        canvas.paste(cells[i % 2], ((i % 6) * 100, (i // 6) * 110))
+    faces = detector(np.asarray(canvas)).faces
+    assert len(faces) == 24
+    centres = sorted((int((f.box[1] + f.box[3]) / 2 // 110), int((f.box[0] + f.box[2]) / 2 // 100)) for f in faces)
+    assert centres == [(row, col) for row in range(4) for col in range(6)]  # one face per cell
+
+
 def test_the_mirrored_pass_maps_faces_back(detector: CascadeDetector, grace: np.ndarray) -> None:
     """The mirrored photo's faces, mirrored back, lie where the photo's own are, eyes in image-left-first order."""
     direct = detector.fast(grace).faces[0]
