@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from facehub.detection.blazeface import BlazeFaceDetector, letterbox  # noqa: E402
 from facehub.detection.detector import FaceDetector  # noqa: E402
 from facehub.train.data import data_root  # noqa: E402
-from facehub.train.eval.metrics import box_iou  # noqa: E402
+from facehub.train.eval.detection import labelled_sets, score_set  # noqa: E402
 
 VARIANTS = {"blazeface": 1, "blazeface-short": 0}  # checkpoint -> mediapipe model_selection
 TFLITE = {1: "face_detection_full_range_sparse.tflite", 0: "face_detection_short_range.tflite"}
@@ -193,49 +193,18 @@ def speed(detectors: dict[str, BlazeFaceDetector], threads: int) -> None:
     print()
 
 
-def _labelled_sets() -> dict[str, list[tuple[Path, np.ndarray | None]]]:
-    """Photos with the box of their labelled face's 68 points (None where only "one face" is known)."""
-    import scipy.io
-
-    from facehub.train.data.ytf68 import read_points_csv, read_ytf68
-
-    def box(points: np.ndarray) -> np.ndarray:
-        return np.r_[points.min(0), points.max(0)]
-
-    aflw = sorted((data_root() / "aflw2000_val").glob("*.jpg"))
-    afw = data_root() / "300w68" / "afw"
-    return {
-        "AFLW2000-3D val": [(p, box(scipy.io.loadmat(str(p.with_suffix(".mat")))["pt3d_68"][:2].T)) for p in aflw],
-        "300-W AFW crops": [(s.path, box(s.points)) for s in read_points_csv(afw / "landmarks68.csv", afw / "images")],
-        "ytf68, every 4th frame": [(s.path, box(s.points)) for s in read_ytf68(data_root() / "ytf68")[::4]],
-        "CelebA-HQ val (celebamask_hair)": [(p, None) for p in sorted((data_root() / "celebamask_hair/val/images").glob("*.jpg"))],
-    }
-
-
 def recall(detectors: dict[str, BlazeFaceDetector]) -> None:
-    """Missed faces (no box with IoU > 0.3 with the labelled face's 68-point box; no box at all where unlabelled)
-    and extra boxes (every other box: false faces and unlabelled people) per set and detector."""
+    """Missed faces and extra boxes per set and detector (``facehub.train.eval.detection``)."""
     mtcnn = FaceDetector.from_pretrained("mtcnn", device="cpu")
     runs = {**{name: (lambda image, d=d: d.detect(image)[0]) for name, d in detectors.items()},
             "mtcnn": lambda image: mtcnn.detect(image)[0]}
-    sets = _labelled_sets()
     print("## missed faces / extra boxes\n")
     print("| set | photos | " + " | ".join(runs) + " | short or full (either finds it) |")
     print("|---|---|" + "---|" * (len(runs) + 1))
-    for set_name, photos in sets.items():
-        found: dict[str, np.ndarray] = {}
-        cells = []
-        for name, run in runs.items():
-            hits, extra = [], 0
-            for path, truth in photos:
-                boxes = run(_read(path))
-                overlaps = [box_iou(b, truth) for b in boxes] if truth is not None else [1.0] * min(1, len(boxes))
-                hits.append(bool(overlaps) and max(overlaps) > 0.3)
-                extra += len(boxes) - (1 if hits[-1] else 0)
-            found[name] = np.array(hits)
-            cells.append(f"{int((~found[name]).sum())} / {extra}")
-        either = int((~(found["blazeface"] | found["blazeface-short"])).sum())
-        print(f"| {set_name} | {len(photos)} | " + " | ".join(cells) + f" | {either} missed |")
+    for set_name, photos in labelled_sets(celeba="celebamask_hair").items():
+        scores = {name: score_set(run, photos, _read) for name, run in runs.items()}
+        either = sum(not (a or b) for a, b in zip(scores["blazeface"].hits, scores["blazeface-short"].hits))
+        print(f"| {set_name} | {len(photos)} | " + " | ".join(s.cell() for s in scores.values()) + f" | {either} missed |")
     print()
 
 

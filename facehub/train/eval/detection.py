@@ -49,9 +49,12 @@ def _box(points: np.ndarray) -> np.ndarray:
     return np.r_[points.min(0), points.max(0)]
 
 
-def labelled_sets(root: Path | None = None, ytf_step: int = 4) -> dict[str, list[LabelledPhoto]]:
+def labelled_sets(
+    root: Path | None = None, ytf_step: int = 4, celeba: str = "celebamask19"
+) -> dict[str, list[LabelledPhoto]]:
     """The detection sets under ``root`` (default ``data_root()``): AFLW2000-3D val (yaw to 90), 300-W AFW
-    crops, every ``ytf_step``-th ytf68 frame, CelebA-HQ val (celebamask19, unlabelled)."""
+    crops, every ``ytf_step``-th ytf68 frame, CelebA-HQ val (``celeba``/val/images: celebamask19's 100 photos or
+    celebamask_hair's 153; unlabelled)."""
     import scipy.io
 
     from facehub.train.data.ytf68 import read_points_csv, read_ytf68
@@ -65,7 +68,7 @@ def labelled_sets(root: Path | None = None, ytf_step: int = 4) -> dict[str, list
         ],
         "300-W AFW crops": [LabelledPhoto(s.path, _box(s.points)) for s in read_points_csv(afw / "landmarks68.csv", afw / "images")],
         f"ytf68, every {ytf_step}th frame": [LabelledPhoto(s.path, _box(s.points)) for s in read_ytf68(root / "ytf68")[::ytf_step]],
-        "CelebA-HQ val (celebamask19)": [LabelledPhoto(p, None) for p in sorted((root / "celebamask19/val/images").glob("*.jpg"))],
+        f"CelebA-HQ val ({celeba})": [LabelledPhoto(p, None) for p in sorted((root / celeba / "val/images").glob("*.jpg"))],
     }
 
 
