@@ -1,8 +1,9 @@
-"""What every tab shares: cached predictors, GPU decoration, user errors, temp outputs."""
+"""What every tab shares: the photo input, cached predictors, GPU decoration, user errors, previews, temp outputs."""
 
 from __future__ import annotations
 
 import functools
+import html
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,9 @@ from typing import Any, Callable
 
 import gradio as gr
 import numpy as np
+from gradio import processing_utils
+from gradio.data_classes import ImageData
+from PIL import Image
 
 try:  # before torch touches CUDA, as ZeroGPU requires; pre-installed on ZeroGPU Spaces, the `app` extra elsewhere
     import spaces
@@ -19,11 +23,13 @@ except ImportError:  # a Space or machine without it runs every event on the pro
 import facehub
 from facehub.errors import CheckpointError, FaceHubError
 from facehub.image import load_image
+from facehub.parsing.labels import LabelSet
 from facehub.registry import names_for_task
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
 GPU_QUEUE = "gpu"  # concurrency_id shared by every inference event: one model run at a time
+PREVIEW_QUALITY = 90  # JPEG quality of the on-page previews; the downloads keep the lossless PNGs
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,23 +66,49 @@ def model_choices(task: str) -> list[str]:
     return names_for_task(task)
 
 
+def photo_input(label: str, height: int | None = None) -> gr.Image:
+    """An upload / clipboard / webcam photo input whose event handlers get the uploaded file's path untouched.
+
+    ``gr.Image.preprocess`` opens the upload with PIL (and converts it) before the handler runs, so a bad file
+    got Gradio's "Could not preprocess input component ..." and odd modes were converted by Gradio, not by
+    FaceHub. This component's ``preprocess`` is ``upload_path``: nothing reads the file, and the handler's
+    ``read_image`` decodes and validates it with ``facehub.image.load_image``, whose message (the CLI's words)
+    reaches the user as ``gr.Error``. (An instance attribute, not a subclass: Gradio writes a ``.pyi`` stub
+    beside any module that defines a component class. No event updates these inputs' properties, the one
+    case where Gradio would rebuild the component from its class.)
+    """
+    photo = gr.Image(type="filepath", image_mode=None, label=label, sources=["upload", "clipboard", "webcam"], height=height)
+    photo.preprocess = functools.partial(upload_path, photo.GRADIO_CACHE)
+    return photo
+
+
+def upload_path(cache_dir: str, payload: ImageData | None) -> str | None:
+    """The path of the uploaded file (a data URL's bytes, still undecoded, are saved in ``cache_dir`` first)."""
+    if payload is None:
+        return None
+    if payload.url and payload.url.startswith("data:"):
+        return processing_utils.save_base64_to_cache(payload.url, cache_dir, payload.orig_name)
+    return payload.path
+
+
 def photo_and_model(task: str) -> tuple[gr.Image, gr.Dropdown]:
     """The photo input and the model picker every single-photo tab starts with (default model first)."""
     models = model_choices(task)
-    photo = gr.Image(type="filepath", label="Photo (one or more faces)", sources=["upload", "clipboard", "webcam"])
+    photo = photo_input("Photo (one or more faces)")
     model = gr.Dropdown(models, value=models[0], label="Model")
     return photo, model
 
 
 def user_errors(function: Callable) -> Callable:
-    """Turn FaceHub's user-facing errors into ``gr.Error`` with the same message."""
+    """Turn FaceHub's user-facing errors into ``gr.Error`` with the same message (no traceback in the server log:
+    a bad upload is the user's to fix, not a fault of the app)."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
         except FaceHubError as error:
-            raise gr.Error(str(error), duration=None) from None
+            raise gr.Error(str(error), duration=None, print_exception=False) from None
 
     return wrapper
 
@@ -87,6 +119,7 @@ def inference(function: Callable) -> Callable:
 
 
 def read_image(path: str | None, role: str = "photo") -> np.ndarray:
+    """The upload at ``path`` as (H, W, 3) uint8 RGB; ``FaceHubError`` with the CLI's message if it is no usable image."""
     if not path:
         raise FaceHubError(f"Upload a {role} first (or pick an example).")
     return load_image(path, name=Path(path).name)
@@ -100,6 +133,34 @@ def output_dir() -> Path:
 def download_stem(path: str) -> str:
     """The stem the downloads of an upload are named by: the photo's own (``astronaut.jpg`` -> ``astronaut``)."""
     return Path(path).stem or "photo"
+
+
+def preview(image: Image.Image | np.ndarray, folder: Path, name: str) -> str:
+    """``folder/name.jpg``: a JPEG of ``image`` for the page (fast to send; the PNG stays in the downloads)."""
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    path = folder / f"{name}.jpg"
+    picture.convert("RGB" if picture.mode != "L" else "L").save(path, quality=PREVIEW_QUALITY)
+    return str(path)
+
+
+CHIP_STYLE = ("display:inline-flex;align-items:center;gap:6px;padding:3px 10px 3px 4px;border-radius:999px;"
+              "border:1px solid var(--border-color-primary,#ccc);font-size:14px;line-height:20px;white-space:nowrap")
+SWATCH_STYLE = "width:18px;height:18px;border-radius:50%;border:1px solid rgba(0,0,0,0.35)"
+
+
+def legend_html(labels: LabelSet, classes: list[int], present: set[int] | None = None) -> str:
+    """Chips (colour swatch + class name, inline styles) for the label indices ``classes``; those not in
+    ``present`` are dimmed and say so on hover."""
+    chips = []
+    for index in classes:
+        found = present is None or index in present
+        colour = "#%02x%02x%02x" % tuple(labels.colours[index])
+        hint = "" if found else ' title="not in this photo"'
+        chips.append(
+            f'<span class="fh-chip" style="{CHIP_STYLE};opacity:{1.0 if found else 0.45}"{hint}>'
+            f'<span style="{SWATCH_STYLE};background:{colour}"></span>{html.escape(labels.names[index])}</span>'
+        )
+    return f'<div class="fh-legend" style="display:flex;flex-wrap:wrap;gap:6px">{"".join(chips)}</div>'
 
 
 def not_trained_note(name: str, faces: int) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from facehub.errors import FaceHubError
+
 from . import common
 
 TASK = "editing"
@@ -14,21 +16,24 @@ METHODS = ["blend", "gan"]
 
 @common.inference
 def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Progress()):
-    """Edit the target's largest face with the source's largest face's chosen components; return result, masks, note."""
+    """Edit the target's largest face with the source's largest face's chosen components; return the result's
+    preview (JPEG), both masks, the PNG download and a note."""
     source_image = common.read_image(source, "source photo")
     target_image = common.read_image(target, "target photo")
     name = common.model_choices(TASK)[0]
     if not common.availability(name).ready and method == "gan":
-        raise gr.Error(common.not_trained_note(name, 0))
+        raise FaceHubError(common.not_trained_note(name, 0))
     if not parts:
-        raise gr.Error("Tick at least one component to move (hair, eyes, mouth, ...).")
+        raise FaceHubError("Tick at least one component to move (hair, eyes, mouth, ...).")
     progress(0.2, desc="Parsing both faces")
     result = common.predictor(name)(source_image, target_image, parts=tuple(parts), method=method)
     if not result.faces:
-        raise gr.Error("No face found in the source or the target photo, so nothing was edited. Use photos with a clearly visible face.")
-    out = result.save(common.output_dir(), f"{common.download_stem(target)}_edited")[0]
+        raise FaceHubError("No face found in the source or the target photo, so nothing was edited. Use photos with a clearly visible face.")
+    folder, stem = common.output_dir(), f"{common.download_stem(target)}_edited"
+    out = result.save(folder, stem)[0]
     note = f"Moved **{', '.join(parts)}** with the **{method}** method; the rest of the target photo is untouched."
-    return result.image_pil(), result.source_mask_image(), result.target_mask_image(), str(out), note
+    preview = common.preview(result.image, folder, f"{stem}_preview")
+    return preview, result.source_mask_image(), result.target_mask_image(), str(out), note
 
 
 @common.inference
@@ -46,7 +51,7 @@ def edit_with_mask(source: str, target: str, painted: dict, progress=gr.Progress
     source_image = common.read_image(source, "source photo")
     target_image = common.read_image(target, "target photo")
     if not painted or painted.get("composite") is None:
-        raise gr.Error("Load the target's mask into the editor and paint on it first.")
+        raise FaceHubError("Load the target's mask into the editor and paint on it first.")
     name = common.model_choices(TASK)[0]
     editor = common.predictor(name)
     progress(0.3, desc="Rendering the painted mask")
@@ -56,14 +61,14 @@ def edit_with_mask(source: str, target: str, painted: dict, progress=gr.Progress
 
 def build() -> None:
     with gr.Row():
-        source = gr.Image(type="filepath", label="Source (components come from its largest face)")
-        target = gr.Image(type="filepath", label="Target (its largest face is edited)")
+        source = common.photo_input("Source (components come from its largest face)", height=320)
+        target = common.photo_input("Target (its largest face is edited)", height=320)
     with gr.Row():
         parts = gr.CheckboxGroup(PARTS, value=["hair"], label="Components to move")
         method = gr.Radio(METHODS, value="blend", label="Method (blend: classical compositing; gan: mask-guided editor)")
     run = gr.Button("Edit", variant="primary")
     with gr.Row():
-        result = gr.Image(label="Result (target, full resolution)", format="png")
+        result = gr.Image(label="Result (preview; the full-resolution PNG is the download)")
         with gr.Column():
             source_mask = gr.Image(label="Source mask", format="png", height=200)
             target_mask = gr.Image(label="Target mask", format="png", height=200)
@@ -71,12 +76,12 @@ def build() -> None:
     download = gr.File(label="Download the result")
     with gr.Accordion("Paint the target's mask", open=False):
         gr.Markdown("Load the target's mask, paint regions with the label colours (legend below), then render.")
-        gr.Image(value=_legend(), label="Label colours", height=220, interactive=False, format="png")
+        gr.HTML(_legend(), label="Label colours", show_label=True, container=True, padding=True)
         painter = gr.ImageEditor(label="Target mask", type="numpy", brush=gr.Brush(colors=_palette_hex(), color_mode="fixed"))
         with gr.Row():
             load = gr.Button("Load target mask")
             render = gr.Button("Render painted mask", variant="primary")
-        painted_result = gr.Image(label="Rendered from the painted mask", format="png")
+        painted_result = gr.Image(label="Rendered from the painted mask", format="jpeg")
     pairs = [[a, b] for a, b in zip(common.EXAMPLES, common.EXAMPLES[1:] + common.EXAMPLES[:1])]
     gr.Examples(pairs, inputs=[source, target], label="Example pairs")
     run.click(
@@ -90,10 +95,11 @@ def build() -> None:
     )
 
 
-def _legend():
-    from facehub.parsing.labels import LAPA, draw_legend
+def _legend() -> str:
+    """The LaPa classes the painter's brush colours stand for, as chips (background included: it paints them away)."""
+    from facehub.parsing.labels import LAPA
 
-    return draw_legend(LAPA)
+    return common.legend_html(LAPA, list(range(len(LAPA))))
 
 
 def _palette_hex() -> list[str]:

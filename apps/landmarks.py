@@ -13,7 +13,7 @@ TASK = "landmarks"
 
 @common.inference
 def landmarks(path: str, model: str, show_indices: bool, contours: bool, progress=gr.Progress()):
-    """Locate the landmarks of every face; return overlay, crops, downloads, JSON and a note."""
+    """Locate the landmarks of every face; return overlay preview (JPEG), crops, downloads, JSON and a note."""
     image = common.read_image(path)
     if not common.availability(model).ready:
         overlay, note, result = common.detection_fallback(image, model)
@@ -21,10 +21,11 @@ def landmarks(path: str, model: str, show_indices: bool, contours: bool, progres
     progress(0.2, desc="Detecting faces and locating landmarks")
     result = common.predictor(model)(image)
     overlay = result.overlay(show_indices=show_indices, contours=contours)
-    files = [str(f) for f in export.landmarks_downloads(result, common.output_dir(), common.download_stem(path), overlay)]
+    folder, stem = common.output_dir(), common.download_stem(path)
+    files = [str(f) for f in export.landmarks_downloads(result, folder, stem, overlay)]
     crops = [(crop, f"face {i + 1}") for i, crop in enumerate(result.face_crops(show_indices=show_indices))]
     note = common.faces_note(len(result.faces), f"{result.points.shape[1] if len(result.faces) else 68} points per face, in photo pixels.")
-    return overlay, crops, files, result.to_json(), note
+    return common.preview(overlay, folder, f"{stem}_preview"), crops, files, result.to_json(), note
 
 
 def build() -> None:
@@ -36,11 +37,11 @@ def build() -> None:
                 contours = gr.Checkbox(True, label="Draw contour lines")
             run = gr.Button("Locate landmarks", variant="primary")
         with gr.Column():
-            overlay = gr.Image(label="Landmarks", format="png")
+            overlay = gr.Image(label="Landmarks (preview; the PNG is in the downloads)")
             note = gr.Markdown()
             crops = gr.Gallery(label="Aligned faces with points", columns=4, height=200)
             files = gr.File(label="Downloads: JSON (as the CLI), CSV, overlay", file_count="multiple")
-            points = gr.JSON(label="Points (JSON)")
+            points = gr.JSON(label="Points (JSON)", open=True)
     gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
     run.click(
         landmarks, [photo, model, show_indices, contours], [overlay, crops, files, points, note],

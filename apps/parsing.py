@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
 
 from facehub import export
 
@@ -13,19 +14,22 @@ TASK = "parsing"
 
 @common.inference
 def parse(path: str, model: str, opacity: float, classes: list[str] | None, progress=gr.Progress()):
-    """Parse every face in the photo; return overlay, legend, crops, downloads and a note."""
+    """Parse every face in the photo; return overlay preview (JPEG), legend (HTML chips), crops, downloads, note."""
     image = common.read_image(path)
     if not common.availability(model).ready:
         overlay, note, _ = common.detection_fallback(image, model)
-        return overlay, None, [], None, note
+        return overlay, "", [], None, note
     progress(0.2, desc="Detecting and parsing faces")
     result = common.predictor(model)(image)
     progress(0.8, desc="Drawing")
     overlay = result.overlay(alpha=opacity, classes=classes or None)
-    files = [str(f) for f in export.parsing_downloads(result, common.output_dir(), common.download_stem(path), overlay)]
+    folder, stem = common.output_dir(), common.download_stem(path)
+    files = [str(f) for f in export.parsing_downloads(result, folder, stem, overlay)]
     crops = [(crop, f"face {i + 1}") for i, crop in enumerate(result.face_crops())]
     note = common.faces_note(len(result.faces), "The class-index PNG holds one label index per pixel (names in labels.json).")
-    return overlay, result.legend(), crops, files, note
+    shown = [result.label_set.index(c) for c in classes] if classes else list(range(1, len(result.labels)))
+    legend = common.legend_html(result.label_set, shown, present=set(np.unique(result.class_map).tolist()))
+    return common.preview(overlay, folder, f"{stem}_preview"), legend, crops, files, note
 
 
 @common.user_errors
@@ -33,7 +37,7 @@ def detect(path: str):
     """Faces only: boxes, scores and five points, as an image and JSON."""
     image = common.read_image(path)
     result = common.detector()(image)
-    return result.overlay(), result.to_json()
+    return common.preview(result.overlay(), common.output_dir(), f"{common.download_stem(path)}_faces"), result.to_json()
 
 
 def build() -> None:
@@ -46,12 +50,13 @@ def build() -> None:
                 run = gr.Button("Parse", variant="primary")
                 faces_only = gr.Button("Detect faces only")
         with gr.Column():
-            overlay = gr.Image(label="Parsing overlay", format="png")
-            legend = gr.Image(label="Legend", height=120, format="png")
+            with gr.Row(equal_height=False):
+                overlay = gr.Image(label="Parsing overlay (preview; the PNG is in the downloads)", scale=3)
+                legend = gr.HTML(label="Legend", show_label=True, container=True, padding=True, scale=1, min_width=150)
             note = gr.Markdown()
             crops = gr.Gallery(label="Faces", columns=4, height=200)
             files = gr.File(label="Downloads: class-index mask + labels.json (as the CLI), colour mask, overlay, JSON", file_count="multiple")
-            detections = gr.JSON(label="Detected faces", visible=True)
+            detections = gr.JSON(label="Detected faces", open=True)
     gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
     run.click(
         parse, [photo, model, opacity, classes], [overlay, legend, crops, files, note],

@@ -5,15 +5,21 @@ from __future__ import annotations
 import gradio as gr
 
 from facehub import export
+from facehub.reconstruction.mesh import POSE_CONVENTION
 
 from . import common
 
 TASK = "reconstruction"
+POSE_NOTE = (
+    "Degrees, in AFLW2000-3D's `Pose_Para` convention (the JSON download's `\"convention\"`): "
+    "**yaw > 0** the face turns towards the image's left (the subject's own right), **pitch > 0** it looks up, "
+    f"**roll > 0** the head tilts clockwise on screen; {POSE_CONVENTION['rotation'].split(':')[0]}."
+)
 
 
 @common.inference
 def reconstruct(path: str, model: str, progress=gr.Progress()):
-    """Reconstruct every face; return mesh (GLB), overlay, depth, pose table, downloads and a note."""
+    """Reconstruct every face; return mesh (GLB), overlay and depth previews (JPEG), pose table, downloads, note."""
     image = common.read_image(path)
     if not common.availability(model).ready:
         overlay, note, _ = common.detection_fallback(image, model)
@@ -24,11 +30,13 @@ def reconstruct(path: str, model: str, progress=gr.Progress()):
         return None, image, None, None, None, common.faces_note(0)
     progress(0.7, desc="Writing meshes")
     overlay = result.overlay()
-    files = export.reconstruction_downloads(result, common.output_dir(), common.download_stem(path), overlay)
+    folder, stem = common.output_dir(), common.download_stem(path)
+    files = export.reconstruction_downloads(result, folder, stem, overlay)
     glb = files[1]  # stem.json, stem.glb, stem_obj.zip, stem_overlay.png
     poses = [[i + 1, *(round(v, 1) for v in (f.pose.yaw, f.pose.pitch, f.pose.roll))] for i, f in enumerate(result.faces)]
-    note = common.faces_note(len(result.faces), "Drag the mesh to rotate it. Yaw > 0: the face turns to the image's right.")
-    return str(glb), overlay, result.depth_image(), poses, [str(f) for f in files], note
+    note = common.faces_note(len(result.faces), "Drag the mesh to rotate it.")
+    previews = common.preview(overlay, folder, f"{stem}_preview"), common.preview(result.depth_image(), folder, f"{stem}_depth")
+    return str(glb), *previews, poses, [str(f) for f in files], note
 
 
 def build() -> None:
@@ -38,9 +46,11 @@ def build() -> None:
             run = gr.Button("Reconstruct", variant="primary")
             mesh = gr.Model3D(label="Mesh (vertex colours)", clear_color=(0.1, 0.1, 0.1, 1.0), height=380)
         with gr.Column():
-            overlay = gr.Image(label="Dense alignment", format="png")
-            depth = gr.Image(label="Depth (brighter = nearer)", format="png")
+            with gr.Row():
+                overlay = gr.Image(label="Dense alignment (preview)", height=320)
+                depth = gr.Image(label="Depth (brighter = nearer)", height=320)
             pose = gr.Dataframe(headers=["face", "yaw °", "pitch °", "roll °"], label="Head pose", interactive=False)
+            gr.Markdown(POSE_NOTE)
             note = gr.Markdown()
             files = gr.File(label="Downloads: 3D landmarks JSON, GLB, OBJ+MTL+texture (zip), overlay", file_count="multiple")
     gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")

@@ -3,7 +3,7 @@
 Every test runs offline (``HF_HUB_OFFLINE=1``, endpoint on a closed local port). ``hf_isolated``
 points every Hugging Face path (home, hub cache, token) into ``tmp_path`` and disables Xet (so
 uploads take the plain LFS path). ``hub`` adds a running :class:`tests.hub_server.LoopbackHub`,
-points ``HF_ENDPOINT`` at it and turns offline mode off.
+points ``HF_ENDPOINT`` at it and turns offline mode off. ``app_url`` serves the Gradio app for the session.
 
 ``huggingface_hub`` reads its settings into ``huggingface_hub.constants`` when it is imported,
 so setting the environment is not enough in-process: the fixtures set both the environment
@@ -86,6 +86,15 @@ def hub(hf_isolated: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Loopback
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_url() -> Iterator[str]:
+    """The Gradio app (``app.build_demo()``) on a free 127.0.0.1 port, shared by the tests/test_app*.py files."""
+    from tests.app_server import serve_app
+
+    with serve_app() as url:
+        yield url
 
 
 def pytest_configure(config: pytest.Config) -> None:
