@@ -123,6 +123,8 @@ def family_class(family: str) -> type[torch.nn.Module]:
     except KeyError:
         valid = ", ".join(sorted(FAMILIES))
         raise CheckpointError(f"Unknown model family {family!r}. Valid families: {valid}.") from None
+    if not target:
+        raise CheckpointError(f"Model family {family!r} is composed of other checkpoints; it has no model class.")
     return import_target(target)
 
 
