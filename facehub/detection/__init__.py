@@ -1,4 +1,5 @@
-"""Face detection: MTCNN (``detector.py``) and BlazeFace (``blazeface.py``) with one output contract,
+"""Face detection: MTCNN (``detector.py``), BlazeFace (``blazeface.py``) and the default, BlazeFace first with MTCNN
+where it cannot see (``cascade.py``, checkpoint ``face-detector``), with one output contract,
 ``detector(image) -> DetectionResult`` (``result.py``: boxes, scores in [0, 1], five points, by descending score)."""
 
 from __future__ import annotations
