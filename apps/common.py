@@ -24,7 +24,7 @@ import facehub
 from facehub.errors import CheckpointError, FaceHubError
 from facehub.image import load_image
 from facehub.parsing.labels import LabelSet
-from facehub.registry import names_for_task
+from facehub.registry import DEFAULTS, names_for_task
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(str(p) for p in EXAMPLES_DIR.glob("*.jpg"))
@@ -39,7 +39,8 @@ def predictor(name: str):
 
 
 def detector():
-    return predictor("mtcnn")
+    """The default face detector (``facehub.registry.DEFAULTS["detection"]``), loaded once per process."""
+    return predictor(DEFAULTS["detection"])
 
 
 @dataclass
