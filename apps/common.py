@@ -38,9 +38,22 @@ def predictor(name: str):
     return facehub.load(name)
 
 
-def detector():
-    """The default face detector (``facehub.registry.DEFAULTS["detection"]``), loaded once per process."""
-    return predictor(DEFAULTS["detection"])
+def detector(name: str | None = None):
+    """Face detector ``name`` (default ``facehub.registry.DEFAULTS["detection"]``), loaded once per process."""
+    return predictor(name or DEFAULTS["detection"])
+
+
+@functools.lru_cache(maxsize=None)
+def task_predictor(model: str, detector_name: str | None = None):
+    """The predictor of ``model`` finding faces with detector ``detector_name`` (both loaded once per process)."""
+    return facehub.load(model, detector=detector(detector_name))
+
+
+def detector_picker() -> gr.Dropdown:
+    """The face-detector picker of the single-photo tabs (the default first); API callers may omit it."""
+    names = names_for_task("detection")
+    return gr.Dropdown(names, value=names[0], label="Face detector",
+                       info="face-detector: BlazeFace, with MTCNN for small faces and where BlazeFace finds none")
 
 
 @dataclass
@@ -178,7 +191,7 @@ def faces_note(count: int, extra: str = "") -> str:
     return f"Found **{count}** face(s). {extra}".strip()
 
 
-def detection_fallback(image: np.ndarray, name: str):
+def detection_fallback(image: np.ndarray, name: str, detector_name: str | None = None):
     """Detected faces drawn on the photo, and the note that ``name`` is not trained yet."""
-    result = detector()(image)
+    result = detector(detector_name)(image)
     return result.overlay(), not_trained_note(name, len(result.faces)), result

@@ -12,14 +12,15 @@ TASK = "landmarks"
 
 
 @common.inference
-def landmarks(path: str, model: str, show_indices: bool, contours: bool, progress=gr.Progress()):
+def landmarks(path: str, model: str, show_indices: bool, contours: bool, detector: str | None = None,
+              progress=gr.Progress()):
     """Locate the landmarks of every face; return overlay preview (JPEG), crops, downloads, JSON and a note."""
     image = common.read_image(path)
     if not common.availability(model).ready:
-        overlay, note, result = common.detection_fallback(image, model)
+        overlay, note, result = common.detection_fallback(image, model, detector)
         return overlay, [], None, result.to_json(), note
     progress(0.2, desc="Detecting faces and locating landmarks")
-    result = common.predictor(model)(image)
+    result = common.task_predictor(model, detector)(image)
     overlay = result.overlay(show_indices=show_indices, contours=contours)
     folder, stem = common.output_dir(), common.download_stem(path)
     files = [str(f) for f in export.landmarks_downloads(result, folder, stem, overlay)]
@@ -32,6 +33,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column():
             photo, model = common.photo_and_model(TASK)
+            detector = common.detector_picker()
             with gr.Row():
                 show_indices = gr.Checkbox(False, label="Show point indices")
                 contours = gr.Checkbox(True, label="Draw contour lines")
@@ -44,6 +46,6 @@ def build() -> None:
             points = gr.JSON(label="Points (JSON)", open=True)
     gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
     run.click(
-        landmarks, [photo, model, show_indices, contours], [overlay, crops, files, points, note],
+        landmarks, [photo, model, show_indices, contours, detector], [overlay, crops, files, points, note],
         api_name="landmarks", concurrency_id=common.GPU_QUEUE,
     )

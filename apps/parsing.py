@@ -13,14 +13,15 @@ TASK = "parsing"
 
 
 @common.inference
-def parse(path: str, model: str, opacity: float, classes: list[str] | None, progress=gr.Progress()):
+def parse(path: str, model: str, opacity: float, classes: list[str] | None, detector: str | None = None,
+          progress=gr.Progress()):
     """Parse every face in the photo; return overlay preview (JPEG), legend (HTML chips), crops, downloads, note."""
     image = common.read_image(path)
     if not common.availability(model).ready:
-        overlay, note, _ = common.detection_fallback(image, model)
+        overlay, note, _ = common.detection_fallback(image, model, detector)
         return overlay, "", [], None, note
     progress(0.2, desc="Detecting and parsing faces")
-    result = common.predictor(model)(image)
+    result = common.task_predictor(model, detector)(image)
     progress(0.8, desc="Drawing")
     overlay = result.overlay(alpha=opacity, classes=classes or None)
     folder, stem = common.output_dir(), common.download_stem(path)
@@ -33,10 +34,10 @@ def parse(path: str, model: str, opacity: float, classes: list[str] | None, prog
 
 
 @common.user_errors
-def detect(path: str):
+def detect(path: str, detector: str | None = None):
     """Faces only: boxes, scores and five points, as an image and JSON."""
     image = common.read_image(path)
-    result = common.detector()(image)
+    result = common.detector(detector)(image)
     return common.preview(result.overlay(), common.output_dir(), f"{common.download_stem(path)}_faces"), result.to_json()
 
 
@@ -44,6 +45,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column():
             photo, model = common.photo_and_model(TASK)
+            detector = common.detector_picker()
             opacity = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="Overlay opacity")
             classes = gr.CheckboxGroup(_safe_names(model.value), label="Classes to show (none ticked = all)")
             with gr.Row():
@@ -59,10 +61,10 @@ def build() -> None:
             detections = gr.JSON(label="Detected faces", open=True)
     gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
     run.click(
-        parse, [photo, model, opacity, classes], [overlay, legend, crops, files, note],
+        parse, [photo, model, opacity, classes, detector], [overlay, legend, crops, files, note],
         api_name="parse", concurrency_id=common.GPU_QUEUE,
     )
-    faces_only.click(detect, [photo], [overlay, detections], api_name="detect", concurrency_id=common.GPU_QUEUE)
+    faces_only.click(detect, [photo, detector], [overlay, detections], api_name="detect", concurrency_id=common.GPU_QUEUE)
     model.change(lambda m: gr.CheckboxGroup(choices=_safe_names(m), value=[]), [model], [classes], api_visibility="private")
 
 

@@ -18,14 +18,14 @@ POSE_NOTE = (
 
 
 @common.inference
-def reconstruct(path: str, model: str, progress=gr.Progress()):
+def reconstruct(path: str, model: str, detector: str | None = None, progress=gr.Progress()):
     """Reconstruct every face; return mesh (GLB), overlay and depth previews (JPEG), pose table, downloads, note."""
     image = common.read_image(path)
     if not common.availability(model).ready:
-        overlay, note, _ = common.detection_fallback(image, model)
+        overlay, note, _ = common.detection_fallback(image, model, detector)
         return None, overlay, None, None, None, note
     progress(0.2, desc="Detecting faces and regressing UV position maps")
-    result = common.predictor(model)(image)
+    result = common.task_predictor(model, detector)(image)
     if not result.faces:
         return None, image, None, None, None, common.faces_note(0)
     progress(0.7, desc="Writing meshes")
@@ -43,6 +43,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column():
             photo, model = common.photo_and_model(TASK)
+            detector = common.detector_picker()
             run = gr.Button("Reconstruct", variant="primary")
             mesh = gr.Model3D(label="Mesh (vertex colours)", clear_color=(0.1, 0.1, 0.1, 1.0), height=380)
         with gr.Column():
@@ -55,6 +56,6 @@ def build() -> None:
             files = gr.File(label="Downloads: 3D landmarks JSON, GLB, OBJ+MTL+texture (zip), overlay", file_count="multiple")
     gr.Examples(common.EXAMPLES, inputs=[photo], label="Examples")
     run.click(
-        reconstruct, [photo, model], [mesh, overlay, depth, pose, files, note],
+        reconstruct, [photo, model, detector], [mesh, overlay, depth, pose, files, note],
         api_name="reconstruct", concurrency_id=common.GPU_QUEUE,
     )
