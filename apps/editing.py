@@ -30,6 +30,10 @@ def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Pr
     if not result.faces:
         raise FaceHubError("No face found in the source or the target photo, so nothing was edited. Use photos with a clearly visible face.")
     folder, stem = common.output_dir(), f"{common.download_stem(target)}_edited"
+    if result.refused:  # a chosen component missing in one photo: the target untouched, the reason shown, no download
+        gr.Warning(result.refused)
+        preview = common.preview(result.image, folder, f"{stem}_preview")
+        return preview, result.source_mask_image(), result.target_mask_image(), None, f"**{result.refused}**"
     out = result.save(folder, stem)[0]
     note = f"Moved **{', '.join(parts)}** with the **{method}** method; the rest of the target photo is untouched."
     preview = common.preview(result.image, folder, f"{stem}_preview")

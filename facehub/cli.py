@@ -217,6 +217,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if not result.faces:
         raise NoFaceError("No face found in the source or the target photo; nothing was edited or written. "
                           "Use photos with a clearly visible face.")
+    result.raise_if_refused()  # a chosen component missing in one photo: exit 2 with why, no file written
     out = export.write_image(result.image, args.out)  # the suffix picks the format, as result.save's .png
     print(f"wrote {out}")
     return 0

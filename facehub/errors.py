@@ -19,3 +19,7 @@ class ImageError(FaceHubError):
 
 class NoFaceError(FaceHubError):
     """No face was found where the task needs at least one."""
+
+
+class ComponentNotFoundError(FaceHubError):
+    """A component chosen for an edit is missing in the source or the target photo (``EditResult.refused``)."""

@@ -13,6 +13,10 @@ takes). ``method="blend"`` is the classical baseline (``facehub/blend.py``); ``m
 mask-guided editor on aligned crops of ``input_size`` pixels and pastes its
 output back inside the edited region. ``target_mask`` (a user-painted EDIT_LABELS
 map, or colours of the label palette) replaces the target's layout.
+A chosen component missing in either photo (``facehub/editing/refusal.py``) is
+refused: the result is the target untouched with ``result.refused`` saying which
+component, in which photo, and what to try (``result.raise_if_refused()`` raises
+it as ``ComponentNotFoundError``, as the CLI does).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from facehub.editing.masks import (
     to_edit_labels,
 )
 from facehub.editing.models.portrait_editor import COMPONENTS, make_inputs
+from facehub.editing.refusal import refusal
 from facehub.editing.result import EditResult, ParsedPhoto
 from facehub.geometry.align import crop_faces, paste_back, warp_affine
 from facehub.hub import LoadedModel
@@ -138,7 +143,8 @@ class PortraitEditor(Predictor):
         """Edit ``target`` with ``parts`` of ``source``; ``target_mask`` (H, W) EDIT_LABELS drives the layout.
 
         ``source_faces`` / ``target_faces`` (Face objects, boxes or five points) skip detection in that photo;
-        the largest of them is edited.
+        the largest of them is edited. A chosen part missing in either photo gives the target untouched with
+        ``refused`` set (not checked when ``target_mask`` is given: the painted layout is the user's choice).
         """
         method = method or self.default_method
         if method not in METHODS:
@@ -147,7 +153,12 @@ class PortraitEditor(Predictor):
         src, tgt = self.parse(source, source_faces), self.parse(target, target_faces)
         if src.face is None or tgt.face is None:
             return EditResult(tgt.image.copy(), src.image, tgt.image, src.class_map, tgt.class_map, None, None, parts, method)
-        if target_mask is not None:
+        if target_mask is None:
+            refused = refusal(parts, src.class_map, src.face, tgt.class_map, tgt.face)
+            if refused is not None:
+                return EditResult(tgt.image.copy(), src.image, tgt.image, src.class_map, tgt.class_map, tgt.class_map,
+                                  np.zeros(tgt.image.shape[:2], bool), parts, method, [tgt.face], refused=refused)
+        else:
             target_mask = _resize_labels(np.asarray(target_mask, np.uint8), tgt.image.shape[:2])
         if method == "blend":
             out = blend_parts(src.image, src.class_map, src.face.points, tgt.image, tgt.class_map, tgt.face.points,

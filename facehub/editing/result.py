@@ -10,9 +10,7 @@ import numpy as np
 
 from facehub import export
 from facehub.detection.result import Face
-from facehub.editing.masks import (
-    EDIT_LABELS,
-)
+from facehub.editing.masks import EDIT_LABELS
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -34,7 +32,10 @@ class EditResult:
     input photos; source_mask/target_mask: their EDIT_LABELS maps (None when no
     face was found); layout: (H, W) uint8 map the edit aims at; edited: (H, W)
     bool pixels the edit may change; faces: the target face edited (empty when
-    a photo has no face: then ``image`` is the target unchanged).
+    a photo has no face: then ``image`` is the target unchanged); refused: None,
+    or why nothing was edited although both faces were found (a chosen
+    component missing in one photo, ``facehub.editing.refusal``): then
+    ``image`` is the target unchanged and ``edited`` all False.
     """
 
     image: np.ndarray
@@ -48,6 +49,15 @@ class EditResult:
     method: str
     faces: list[Face] = field(default_factory=list)
     labels: tuple[str, ...] = EDIT_LABELS
+    refused: str | None = None
+
+    def raise_if_refused(self) -> EditResult:
+        """``self``, or ``ComponentNotFoundError(self.refused)`` when the edit was refused."""
+        if self.refused is not None:
+            from facehub.errors import ComponentNotFoundError
+
+            raise ComponentNotFoundError(self.refused)
+        return self
 
     def image_pil(self) -> Image.Image:
         from PIL import Image
@@ -88,7 +98,7 @@ class EditResult:
 
     def to_json(self) -> dict:
         return {"parts": list(self.parts), "method": self.method, "faces": [f.to_json() for f in self.faces],
-                "size": list(self.image.shape[:2])}
+                "size": list(self.image.shape[:2]), "refused": self.refused}
 
     def save(self, folder: str | Path, stem: str) -> list[Path]:
         """``folder/stem.png``: the edited target photo (the CLI's ``edit --out``)."""
