@@ -17,7 +17,7 @@ METHODS = ["blend", "gan"]
 @common.inference
 def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Progress()):
     """Edit the target's largest face with the source's largest face's chosen components; return the result's
-    preview (JPEG), both masks, the PNG download and a note."""
+    preview (JPEG), both masks, the PNG download, a note and the (before, after) pair for the comparison slider."""
     source_image = common.read_image(source, "source photo")
     target_image = common.read_image(target, "target photo")
     name = common.model_choices(TASK)[0]
@@ -33,11 +33,13 @@ def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Pr
     if result.refused:  # a chosen component missing in one photo: the target untouched, the reason shown, no download
         gr.Warning(result.refused)
         preview = common.preview(result.image, folder, f"{stem}_preview")
-        return preview, result.source_mask_image(), result.target_mask_image(), None, f"**{result.refused}**"
+        return (preview, result.source_mask_image(), result.target_mask_image(), None, f"**{result.refused}**",
+                (preview, preview))
     out = result.save(folder, stem)[0]
     note = f"Moved **{', '.join(parts)}** with the **{method}** method; the rest of the target photo is untouched."
     preview = common.preview(result.image, folder, f"{stem}_preview")
-    return preview, result.source_mask_image(), result.target_mask_image(), str(out), note
+    before = common.preview(target_image, folder, f"{stem}_before")
+    return preview, result.source_mask_image(), result.target_mask_image(), str(out), note, (before, preview)
 
 
 @common.inference
@@ -77,6 +79,7 @@ def build() -> None:
             source_mask = gr.Image(label="Source mask", format="png", height=200)
             target_mask = gr.Image(label="Target mask", format="png", height=200)
     note = gr.Markdown()
+    compare = gr.ImageSlider(label="Before / after (drag the handle)", type="filepath")
     download = gr.File(label="Download the result")
     with gr.Accordion("Paint the target's mask", open=False):
         gr.Markdown("Load the target's mask, paint regions with the label colours (legend below), then render.")
@@ -89,7 +92,7 @@ def build() -> None:
     pairs = [[a, b] for a, b in zip(common.EXAMPLES, common.EXAMPLES[1:] + common.EXAMPLES[:1])]
     gr.Examples(pairs, inputs=[source, target], label="Example pairs")
     run.click(
-        edit, [source, target, parts, method], [result, source_mask, target_mask, download, note],
+        edit, [source, target, parts, method], [result, source_mask, target_mask, download, note, compare],
         api_name="edit", concurrency_id=common.GPU_QUEUE,
     )
     load.click(load_mask, [target], [painter], api_visibility="private", concurrency_id=common.GPU_QUEUE)

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +95,7 @@ def test_reconstruct_returns_a_glb_and_pose(client) -> None:
 def test_edit_moves_hair(client) -> None:
     from gradio_client import handle_file
 
-    result, source_mask, target_mask, download, note = client.predict(
+    result, source_mask, target_mask, download, note, (before, after) = client.predict(
         handle_file(EXAMPLE), handle_file(str(ROOT / "examples" / "grace_hopper.jpg")), ["hair"], "blend", api_name="/edit"
     )
     from PIL import Image
@@ -102,6 +103,10 @@ def test_edit_moves_hair(client) -> None:
     assert Image.open(result).size == Image.open(ROOT / "examples" / "grace_hopper.jpg").size
     assert Image.open(result).format == "JPEG" and Image.open(download).format == "PNG"
     assert Path(download).name == "grace_hopper_edited.png"
+    # the comparison slider: the untouched target, then the result
+    hopper = np.asarray(Image.open(ROOT / "examples" / "grace_hopper.jpg").convert("RGB"), dtype=np.float64)
+    assert np.abs(np.asarray(Image.open(before), dtype=np.float64) - hopper).mean() < 3  # JPEG of the target
+    assert np.array_equal(np.asarray(Image.open(after)), np.asarray(Image.open(result)))
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (.ci/run installs it)")

@@ -155,11 +155,12 @@ def test_app_shows_the_refusal_and_the_untouched_target(editor, hairless) -> Non
 
     common.predictor(common.model_choices(editing.TASK)[0])  # loads (or reuses) the app's editor
     with pytest.warns(UserWarning, match="hair was not found in the source photo"):
-        preview, _, _, download, note = editing.edit(str(hairless), str(EXAMPLES / "astronaut.jpg"), ["hair"], "blend")
+        preview, _, _, download, note, (before, after) = editing.edit(str(hairless), str(EXAMPLES / "astronaut.jpg"), ["hair"], "blend")
     target = load_image(EXAMPLES / "astronaut.jpg")
     shown = np.asarray(Image.open(preview).convert("RGB"), dtype=float)
     assert download is None and "hair was not found in the source photo" in note
     assert shown.shape == target.shape and np.abs(shown - target).mean() < 3  # the target, as a JPEG preview
+    assert before == after == preview  # nothing to compare: the slider shows the untouched target on both sides
 
 
 @pytest.mark.parametrize(("source", "target", "parts"), [
