@@ -14,7 +14,7 @@ weighted ("blending") suppression (``weighted_nms``), and boxes and keypoints ar
 
 Coordinates returned are in the input's pixels with the pixel-centre convention of ``detector.py`` (pixel ``i``
 covers ``[i - 0.5, i + 0.5]``); mediapipe's normalised outputs times the image size are corner coordinates
-(pixel ``i`` covers ``[i, i + 1]``), so 0.5 is subtracted once, in ``_to_faces``.
+(pixel ``i`` covers ``[i, i + 1]``), so 0.5 is subtracted once, in ``result.faces_from_corners``.
 
 Five points: BlazeFace's 6 keypoints are the eye centres, nose tip, mouth centre and the two ear tragions
 (subject's right first). FaceHub's aligners take eye centres, nose tip and mouth corners: ``FivePointMap``
@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from facehub.detection.models.blazeface import BlazeFace
-from facehub.detection.result import DetectionResult, Face
+from facehub.detection.detector import box_overlap
+from facehub.detection.result import DetectionResult, Face, faces_from_corners
 from facehub.device import resolve_device
 from facehub.hub import (
     WEIGHTS_NAME,
@@ -42,7 +43,7 @@ from facehub.hub import (
     load_state_dict_strict,
     read_config,
 )
-from facehub.image import ImageInput, load_image
+from facehub.image import ImageInput, as_rgb_array
 
 NUM_KEYPOINTS = 6  # right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion (subject's)
 INTER_TAB_SIZE = 32  # OpenCV's warp quantises source coordinates to 1/32 pixel
@@ -95,15 +96,6 @@ def decode(
     return scores, boxes, keypoints
 
 
-def _iou(box: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    """Intersection over union (N,) of one box (4,) with ``boxes`` (N, 4), ``x0, y0, x1, y1``; 0 for empty unions."""
-    low = torch.maximum(box[:2], boxes[:, :2])
-    high = torch.minimum(box[2:], boxes[:, 2:])
-    inter = (high - low).clamp(min=0).prod(1)
-    union = (box[2:] - box[:2]).prod() + (boxes[:, 2:] - boxes[:, :2]).prod(1) - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
-
-
 def weighted_nms(
     scores: torch.Tensor, boxes: torch.Tensor, keypoints: torch.Tensor, threshold: float = 0.3
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -117,7 +109,7 @@ def weighted_nms(
     scores, boxes, keypoints = scores[order], boxes[order], keypoints[order]
     kept: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     while len(scores):
-        members = _iou(boxes[0], boxes) > threshold
+        members = box_overlap(boxes[:1], others=boxes)[0] > threshold
         members[0] = True
         weights = scores[members] / scores[members].sum()
         kept.append((scores[0], (weights[:, None] * boxes[members]).sum(0), (weights[:, None, None] * keypoints[members]).sum(0)))
@@ -296,12 +288,12 @@ class BlazeFaceDetector:
 
     def __call__(self, image: ImageInput) -> DetectionResult:
         """Detect every face in ``image`` (anything ``load_image`` accepts; (H, W, 3) uint8 is used as is)."""
-        array = image if _is_rgb_uint8(image) else load_image(image)
+        array = as_rgb_array(image)
         return DetectionResult(image=array, faces=self.to_faces(*self.detect(array)))
 
     def to_faces(self, boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray) -> list[Face]:
         """``detect``'s arrays -> ``Face`` objects (five points, pixel-centre coordinates)."""
-        return _to_faces(boxes, scores, self.five_points(keypoints, boxes))
+        return faces_from_corners(boxes, scores, self.five_points(keypoints, boxes))
 
     @torch.inference_mode()
     def detect(self, image: np.ndarray, pad: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -346,12 +338,3 @@ class BlazeFaceDetector:
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)  # pad sizes: constants for a fixed input
                 traced = self._traced[len(tensor)] = torch.jit.freeze(torch.jit.trace(self.model, example))
         return traced(tensor)
-
-
-def _is_rgb_uint8(image: object) -> bool:
-    return isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
-
-
-def _to_faces(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray) -> list[Face]:
-    """Corner-coordinate arrays -> ``Face`` objects in pixel-centre coordinates."""
-    return [Face(box=b - 0.5, score=float(s), points=p - 0.5) for b, s, p in zip(boxes, scores, points)]

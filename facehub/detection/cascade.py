@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from facehub.detection.blazeface import BlazeFaceDetector, letterbox
-from facehub.detection.detector import FaceDetector, largest_face
+from facehub.detection.detector import FaceDetector, box_overlap, largest_face
 from facehub.detection.result import DetectionResult, Face
 from facehub.device import resolve_device
 from facehub.image import ImageInput, as_rgb_array
@@ -154,21 +154,12 @@ class CascadeDetector:
         return faces
 
 
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU (N, M) of boxes ``a`` (N, 4) and ``b`` (M, 4), ``x0, y0, x1, y1``."""
-    low = np.maximum(a[:, None, :2], b[None, :, :2])
-    high = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(high - low, 0, None).prod(2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], 1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], 1)
-    return inter / np.maximum(area_a[:, None] + area_b[None] - inter, 1e-9)
-
-
 def _merge(kept: list[Face], extra: list[Face], overlap: float) -> list[Face]:
     """``kept`` plus each face of ``extra`` (best first) that overlaps no face so far by IoU above ``overlap``;
     by descending score."""
     faces = list(kept)
     for face in sorted(extra, key=lambda f: -f.score):
-        if not faces or _iou_matrix(face.box[None], np.stack([f.box for f in faces])).max() <= overlap:
+        boxes = torch.from_numpy(np.stack([f.box for f in faces])) if faces else None
+        if boxes is None or float(box_overlap(torch.from_numpy(face.box[None]), others=boxes).max()) <= overlap:
             faces.append(face)
     return sorted(faces, key=lambda f: -f.score)

@@ -11,7 +11,7 @@ Task predictors take these faces as ``predictor(image, faces=result)``.
 Coordinates returned are in the input's pixels with the pixel-centre
 convention of ``facehub/align.py`` (pixel ``i`` covers ``[i - 0.5, i + 0.5]``).
 Internally boxes use corner coordinates (pixel ``i`` covers ``[i, i + 1]``);
-the conversion happens once, in ``_to_faces``.
+the conversion happens once, in ``result.faces_from_corners``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from facehub.detection.models.mtcnn import MTCNN
-from facehub.detection.result import DetectionResult, Face
+from facehub.detection.result import DetectionResult, Face, faces_from_corners
 from facehub.device import resolve_device
 from facehub.hub import LoadedModel, load_model
 from facehub.image import ImageInput, as_rgb_array, downscale_for_detection
@@ -35,20 +35,24 @@ MAX_CANDIDATES = 2000  # per NMS call; keeps the (N, N) overlap matrix small on 
 
 
 # --------------------------------------------------------------------------- boxes and NMS
-def box_overlap(boxes: torch.Tensor, mode: str = "union") -> torch.Tensor:
-    """Pairwise overlap (N, N) of ``boxes`` (N, 4) ``x0, y0, x1, y1``.
+def box_overlap(boxes: torch.Tensor, mode: str = "union", others: torch.Tensor | None = None) -> torch.Tensor:
+    """Pairwise overlap (N, M) of ``boxes`` (N, 4) with ``others`` (M, 4; default ``boxes``), ``x0, y0, x1, y1``.
 
-    ``mode="union"``: intersection over union; ``"min"``: intersection over the smaller area. In [0, 1].
+    ``mode="union"``: intersection over union; ``"min"``: intersection over the smaller area. In [0, 1]
+    (0 where both boxes are empty).
     """
+    others = boxes if others is None else others
     x0, y0, x1, y1 = boxes.unbind(1)
+    u0, v0, u1, v1 = others.unbind(1)
     area = (x1 - x0).clamp(min=0) * (y1 - y0).clamp(min=0)
-    width = (torch.minimum(x1[:, None], x1[None]) - torch.maximum(x0[:, None], x0[None])).clamp(min=0)
-    height = (torch.minimum(y1[:, None], y1[None]) - torch.maximum(y0[:, None], y0[None])).clamp(min=0)
+    other_area = (u1 - u0).clamp(min=0) * (v1 - v0).clamp(min=0)
+    width = (torch.minimum(x1[:, None], u1[None]) - torch.maximum(x0[:, None], u0[None])).clamp(min=0)
+    height = (torch.minimum(y1[:, None], v1[None]) - torch.maximum(y0[:, None], v0[None])).clamp(min=0)
     inter = width * height
     if mode == "min":
-        denominator = torch.minimum(area[:, None], area[None])
+        denominator = torch.minimum(area[:, None], other_area[None])
     elif mode == "union":
-        denominator = area[:, None] + area[None] - inter
+        denominator = area[:, None] + other_area[None] - inter
     else:
         raise ValueError(f"Unknown NMS mode {mode!r}; use 'union' or 'min'.")
     return inter / denominator.clamp(min=1e-9)
@@ -313,7 +317,7 @@ class FaceDetector:
         """
         array = as_rgb_array(image)
         boxes, scores, points = self.detect(array, min_face_size, max_face_size)
-        return DetectionResult(image=array, faces=_to_faces(boxes, scores, points))
+        return DetectionResult(image=array, faces=faces_from_corners(boxes, scores, points))
 
     def largest_face(self, image: ImageInput, min_fraction: float = 0.1) -> Face | None:
         """The face with the largest box in ``image``, or None.
@@ -364,6 +368,3 @@ def largest_face(faces: list[Face]) -> Face:
     return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
 
 
-def _to_faces(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray) -> list[Face]:
-    """Corner-coordinate arrays -> ``Face`` objects in pixel-centre coordinates."""
-    return [Face(box=b - 0.5, score=float(s), points=p - 0.5) for b, s, p in zip(boxes, scores, points)]

@@ -53,3 +53,9 @@ class DetectionResult:
         from facehub.viz import draw_faces
 
         return draw_faces(self.image, self.faces)
+
+
+def faces_from_corners(boxes: np.ndarray, scores: np.ndarray, points: np.ndarray) -> list[Face]:
+    """A detector's arrays in corner coordinates (pixel ``i`` covers ``[i, i + 1]``): ``boxes`` (F, 4), ``scores``
+    (F,), ``points`` (F, 5, 2) -> ``Face`` objects in pixel-centre coordinates (pixel ``i`` covers ``[i - 0.5, i + 0.5]``)."""
+    return [Face(box=b - 0.5, score=float(s), points=p - 0.5) for b, s, p in zip(boxes, scores, points)]
