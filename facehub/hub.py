@@ -127,7 +127,14 @@ class LoadedModel:
 
 def load_model(name: str, device: torch.device | str = "cpu") -> LoadedModel:
     """Resolve, build and strictly load checkpoint ``name``; return it in eval mode on ``device``."""
-    folder = resolve_checkpoint(name)
+    return load_folder(resolve_checkpoint(name), name, device)
+
+
+def load_folder(folder: Path | str, name: str = "", device: torch.device | str = "cpu") -> LoadedModel:
+    """Build and strictly load the checkpoint in ``folder`` (config.json + model.safetensors, e.g. a run's
+    ``best/``); errors name it ``name`` (default: the folder). Returns it in eval mode on ``device``."""
+    folder = Path(folder)
+    name = name or str(folder)
     config = read_config(folder, name)
     try:
         model = build_model(config["family"], config["model_args"])

@@ -26,13 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from facehub.hub import (  # noqa: E402
     ModelCard,
-    load_state_dict_strict,
-    read_config,
+    load_folder,
     save_pretrained,
     weights_root,
 )
 from facehub.parsing.labels import FACEHUB, LAPA, convert  # noqa: E402
-from facehub.registry import build_model  # noqa: E402
 from facehub.train.parsing.dataset import load_items, yaw_proxy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,12 +73,8 @@ def main() -> None:
     parser.add_argument("--note", default="", help="extra markdown for the card (architecture, comparisons)")
     args = parser.parse_args()
     best = args.run / "best"
-    config = read_config(best, args.name)
-    model = build_model(config["family"], config["model_args"])
-    load_state_dict_strict(model, best / "model.safetensors", args.name)
-    model.eval()
-    if hasattr(model, "aux"):
-        pass  # aux heads stay in the state dict (strict loading); they are not run at inference
+    loaded = load_folder(best, args.name)  # aux heads stay in the state dict (strict loading); not run at inference
+    model, config = loaded.model, loaded.config
     metrics = json.loads((best / "metrics.json").read_text())
     train_config = json.loads((args.run / "train_config.json").read_text())
     timing = {threads: ms_per_face(model, config["input_size"], threads) for threads in (1, 2)}

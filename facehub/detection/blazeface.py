@@ -36,13 +36,7 @@ from facehub.detection.models.blazeface import BlazeFace
 from facehub.detection.detector import box_overlap
 from facehub.detection.result import DetectionResult, Face, faces_from_corners
 from facehub.device import resolve_device
-from facehub.hub import (
-    WEIGHTS_NAME,
-    LoadedModel,
-    load_model,
-    load_state_dict_strict,
-    read_config,
-)
+from facehub.hub import LoadedModel, load_folder, load_model
 from facehub.image import ImageInput, as_rgb_array
 
 NUM_KEYPOINTS = 6  # right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion (subject's)
@@ -276,11 +270,7 @@ class BlazeFaceDetector:
         cls, folder: Path | str, device: torch.device | str | None = None, **settings: float
     ) -> BlazeFaceDetector:
         """Load a checkpoint folder directly (config.json + model.safetensors, strictly), without the registry."""
-        folder = Path(folder)
-        config = read_config(folder, folder.name)
-        model = BlazeFace(**config["model_args"])
-        load_state_dict_strict(model, folder / WEIGHTS_NAME, folder.name)
-        return cls(LoadedModel(folder.name, model.eval(), config, folder), device=device, **settings)
+        return cls(load_folder(folder, Path(folder).name), device=device, **settings)
 
     @property
     def name(self) -> str:

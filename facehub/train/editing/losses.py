@@ -122,14 +122,12 @@ def load_parser_critic(spec: str, editor_crop: dict) -> tuple[ParserCritic, Path
     if spec == "none":
         return None
     from facehub.editing.masks import EDIT_LABELS, to_edit_labels
-    from facehub.hub import load_state_dict_strict, read_config, resolve_checkpoint
-    from facehub.registry import build_model
+    from facehub.hub import load_folder, resolve_checkpoint
 
     try:
         folder = Path(spec) if Path(spec).is_dir() else resolve_checkpoint(spec)
-        config = read_config(folder, spec)
-        model = build_model(config["family"], config["model_args"])
-        load_state_dict_strict(model, folder / "model.safetensors", spec)
+        loaded = load_folder(folder, spec)
+        model, config = loaded.model, loaded.config
     except Exception as error:  # noqa: BLE001 - training goes on without the critic
         print(f"[train_editor] no parser critic ({type(error).__name__}: {error}); parsing loss off", flush=True)
         return None

@@ -33,17 +33,12 @@ def matched_face(faces: list[Face], points: np.ndarray, min_iou: float = 0.3) ->
 
 def load_landmark_predictor(model: str = "pipnet", weights: str | Path | None = None, **options):
     """The predictor of checkpoint ``model``, or of a ``save_pretrained`` folder ``weights`` (e.g. runs/pipnet/best)."""
-    from facehub.hub import LoadedModel, load_state_dict_strict, read_config
+    from facehub.hub import load_folder
     from facehub.landmarks.predictor import LandmarkPredictor
-    from facehub.registry import build_model
 
     if weights is None:
         return LandmarkPredictor.from_pretrained(model, device="cpu", **options)
-    folder = Path(weights)
-    config = read_config(folder, str(folder))
-    net = build_model(config["family"], config["model_args"])
-    load_state_dict_strict(net, folder / "model.safetensors", str(folder))
-    return LandmarkPredictor(LoadedModel(folder.name, net.eval(), config, folder), device="cpu", **options)
+    return LandmarkPredictor(load_folder(weights), device="cpu", **options)
 
 
 def detect_all(detector, samples: list[LandmarkSample], cache: Path | None = None) -> dict[str, list[dict]]:

@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facehub.hub import ModelCard, load_state_dict_strict, read_config
-from facehub.registry import build_model
+from facehub.hub import ModelCard, load_folder
 from facehub.train import engine
 
 
@@ -64,9 +63,8 @@ def _pipeline_metrics(path: Path) -> dict[str, str]:
 def export_checkpoint(run: Path, options: LandmarkExport) -> Path:
     """Write ``run/best`` as fp16 + model card to ``options.target`` (and push it when asked)."""
     best = run / "best"
-    config = read_config(best)
-    model = build_model(config["family"], config["model_args"])
-    load_state_dict_strict(model, best / "model.safetensors")
+    loaded = load_folder(best)
+    model, config = loaded.model, loaded.config
     info = json.loads((run / "best_info.json").read_text())
     info["history"] = options.history
     torch.set_num_threads(1)

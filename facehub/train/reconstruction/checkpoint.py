@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from facehub.hub import load_state_dict_strict, read_config
+from facehub.hub import load_folder
 from facehub.reconstruction.models.prnet import PRNet
 
 MEAN, STD = [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]
@@ -58,9 +58,8 @@ def read_checkpoint(path: str | Path) -> PRNetCheckpoint:
     """A run's ``best.pt`` / ``last.pt`` (old or engine layout) or a checkpoint folder (``OUT/best``, ``weights/prnet``)."""
     path = Path(path)
     if path.is_dir():
-        config = read_config(path, str(path))
-        model = PRNet(**config["model_args"])
-        load_state_dict_strict(model, path / "model.safetensors", str(path))
+        loaded = load_folder(path)
+        model, config = loaded.model, loaded.config
         metrics = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").is_file() else {}
         return PRNetCheckpoint(model.eval(), config["model_args"], config["crop"], int(config["uv_size"]),
                                int(metrics.get("step", 0)), 60.0 * float(metrics.get("minutes", 0.0)))
