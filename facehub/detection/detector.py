@@ -9,7 +9,7 @@ detector.largest_face(image)                        # the largest face only (coa
 Task predictors take these faces as ``predictor(image, faces=result)``.
 
 Coordinates returned are in the input's pixels with the pixel-centre
-convention of ``facehub/align.py`` (pixel ``i`` covers ``[i - 0.5, i + 0.5]``).
+convention of ``facehub/geometry/align.py`` (pixel ``i`` covers ``[i - 0.5, i + 0.5]``).
 Internally boxes use corner coordinates (pixel ``i`` covers ``[i, i + 1]``);
 the conversion happens once, in ``result.faces_from_corners``.
 """

@@ -9,7 +9,7 @@ Both photos are parsed with the checkpoint's parser (``config.json["parser"]``,
 default ``bisenet``); the largest face of each is used: the detector's
 (``FaceDetector.largest_face``), or the largest of ``source_faces`` /
 ``target_faces`` when the caller gives them (any form ``facehub.predictor.as_faces``
-takes). ``method="blend"`` is the classical baseline (``facehub/blend.py``); ``method="gan"`` runs the
+takes). ``method="blend"`` is the classical baseline (``facehub/editing/blend.py``); ``method="gan"`` runs the
 mask-guided editor on aligned crops of ``input_size`` pixels and pastes its
 output back inside the edited region. ``target_mask`` (a user-painted EDIT_LABELS
 map, or colours of the label palette) replaces the target's layout.

@@ -1,6 +1,6 @@
 """Facial landmarks: ``facehub.load("pipnet")(image) -> LandmarksResult``.
 
-Every detected face is aligned from MTCNN's five points to the model's crop
+Every detected face is aligned from the detector's five points to the model's crop
 (``CropSpec`` from the checkpoint config; ``predictor(image, faces=...)`` takes the
 caller's faces instead of detecting them), the model predicts points in crop
 pixels, and they are mapped back to the photo. With ``refine_passes >= 1``

@@ -7,7 +7,7 @@ result.class_map                            # (H, W) uint8 indices into result.l
 result.overlay(alpha=0.5, classes=["skin", "hair"]).save("overlay.png")
 ```
 
-Pipeline: MTCNN (5 points; or the caller's ``faces``) -> aligned crop (the checkpoint's ``CropSpec``) ->
+Pipeline: the detector (5 points; or the caller's ``faces``) -> aligned crop (the checkpoint's ``CropSpec``) ->
 model -> softmax -> probabilities pasted back with ``facehub.geometry.align.paste_back``
 inside each crop's window -> per pixel, the most confident non-background class
 over all faces competes with the least confident background among the faces

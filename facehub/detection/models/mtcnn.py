@@ -4,7 +4,7 @@ The layer names and shapes match facenet-pytorch 2.6.0, whose weights
 ``scripts/convert_mtcnn.py`` converts into ``weights/mtcnn/``. Every network
 takes images normalised as ``(rgb - 127.5) / 128`` (values in about [-1, 1]),
 shape (N, 3, H, W), RGB channel order. The detection pipeline (image pyramid,
-NMS, box regression) lives in ``facehub/detection.py``.
+NMS, box regression) lives in ``facehub/detection/detector.py``.
 
 The fully connected layers of R-Net and O-Net read their feature maps in
 (W, H, C) order, as the original Caffe models (trained on transposed images) do.
