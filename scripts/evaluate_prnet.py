@@ -1,4 +1,4 @@
-"""Evaluate PRNet end to end (MTCNN -> crop -> UV map -> 68 points): NME normalised by sqrt(GT box area).
+"""Evaluate PRNet end to end (the default detector -> crop -> UV map -> 68 points): NME normalised by sqrt(GT box area).
 
     # AFLW2000-3D (official layout: image00002.jpg + image00002.mat with pt3d_68), for users who have it
     python scripts/evaluate_prnet.py --aflw2000 /data/AFLW2000 --model prnet
@@ -8,7 +8,8 @@
 The face scored is the detection whose box overlaps the ground-truth box
 most; an image where no face overlaps counts as missed (reported, and left
 out of the mean). The NME box is the 2D bounding box of the 68 GT points;
-AFLW2000-3D results are also split by the |yaw| bins [0, 30), [30, 60), [60, 90].
+AFLW2000-3D results are also split by the |yaw| bins [0, 30), [30, 60), [60, 90], and give the head-pose
+MAE per axis (pitch, yaw, roll, degrees) against `Pose_Para` on the faces found.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from facehub.train.eval.metrics import box_iou  # noqa: E402
 from facehub.train.reconstruction.losses import box_nme  # noqa: E402
 
 
-def predict_68(model: FaceReconstructor, image: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray | None, float]:
-    """The 68 points of the face best matching ``gt`` (68, 2), or None; and the seconds spent."""
+def match_face(model: FaceReconstructor, image: np.ndarray, gt: np.ndarray):
+    """The reconstructed face (``ReconstructedFace``) best matching ``gt`` (68, 2), or None; and the seconds spent."""
     start = time.perf_counter()
     result = model(image)
     seconds = time.perf_counter() - start
@@ -40,8 +41,14 @@ def predict_68(model: FaceReconstructor, image: np.ndarray, gt: np.ndarray) -> t
     for face in result.faces:
         overlap = box_iou(np.asarray(face.box, dtype=np.float64), gt_box)
         if overlap > best_iou:
-            best, best_iou = face.landmarks3d, overlap
+            best, best_iou = face, overlap
     return best, seconds
+
+
+def predict_68(model: FaceReconstructor, image: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """The 68 points of the face best matching ``gt`` (68, 2), or None; and the seconds spent."""
+    face, seconds = match_face(model, image, gt)
+    return (None if face is None else face.landmarks3d), seconds
 
 
 def summarise(errors: list[float], missed: int, seconds: list[float]) -> dict:
@@ -59,21 +66,26 @@ def evaluate_aflw2000(model: FaceReconstructor, root: Path, limit: int) -> dict:
     from scipy.io import loadmat
 
     bins: dict[str, list[float]] = {"[0,30)": [], "[30,60)": [], "[60,90]": []}
-    errors, seconds, missed = [], [], 0
+    errors, seconds, missed, pose_errors = [], [], 0, []
     for jpg in sorted(root.glob("*.jpg"))[: limit or None]:
         mat = loadmat(str(jpg.with_suffix(".mat")))
         gt = np.asarray(mat["pt3d_68"], dtype=np.float64)[:2].T  # (68, 2)
-        pred, sec = predict_68(model, load_image(jpg), gt)
+        face, sec = match_face(model, load_image(jpg), gt)
         seconds.append(sec)
-        if pred is None:
+        if face is None:
             missed += 1
             continue
-        err = float(box_nme(pred, gt))
+        err = float(box_nme(face.landmarks3d, gt))
+        if "Pose_Para" in mat:  # pitch, yaw, roll in radians; our JSON uses the same signs (POSE_CONVENTION)
+            truth = np.degrees(np.asarray(mat["Pose_Para"], dtype=np.float64).ravel()[:3])
+            pose_errors.append(np.abs(np.array([face.pose.pitch, face.pose.yaw, face.pose.roll]) - truth))
         errors.append(err)
         yaw = abs(np.degrees(float(np.asarray(mat["Pose_Para"]).ravel()[1]))) if "Pose_Para" in mat else 0.0
         bins["[0,30)" if yaw < 30 else "[30,60)" if yaw < 60 else "[60,90]"].append(err)
     report = summarise(errors, missed, seconds)
     report["by_yaw"] = {k: round(float(np.mean(v)), 5) if v else None for k, v in bins.items()}
+    if pose_errors:
+        report["pose_mae_pitch_yaw_roll_deg"] = [round(float(v), 2) for v in np.mean(pose_errors, 0)]
     return report
 
 
