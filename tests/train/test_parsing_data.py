@@ -145,3 +145,16 @@ def test_merged_pngs_with_classes_json_are_read_in_their_own_label_set(tmp_path)
     folder = open_parsing_folder(tmp_path)
     assert folder.labels is CELEBAMASK and folder.layout == "celebamask"
     assert (folder.samples[0].load_label() == 18).all()
+
+
+def test_human_share_sets_the_sampling_mass_of_human_labels(tmp_path) -> None:
+    from facehub.geometry.align import CropSpec
+    from facehub.train.parsing.dataset import ParsingItem, ParsingTrainSet
+
+    five = np.array([[40.0, 50.0], [88.0, 50.0], [64.0, 72.0], [46.0, 92.0], [82.0, 92.0]])
+    items = [ParsingItem(tmp_path / f"{i}.jpg", tmp_path / f"{i}.png", five, "x", human=i < 2) for i in range(10)]
+    weights = ParsingTrainSet(items, CropSpec(64), [0.5] * 3, [0.5] * 3, human_share=0.6).weights()
+    human = np.array([item.human for item in items])
+    assert np.isclose(weights[human].sum() / weights.sum(), 0.6)
+    plain = ParsingTrainSet(items, CropSpec(64), [0.5] * 3, [0.5] * 3).weights()
+    assert np.isclose(plain[human].sum() / plain.sum(), 0.2)  # no share: by count

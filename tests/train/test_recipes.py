@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facehub.parsing.labels import FACEHUB
+from facehub.parsing.labels import CELEBAMASK, FACEHUB
 from facehub.train import engine
 from facehub.train.parsing.dataset import ParsingItem
 
@@ -36,21 +36,24 @@ def _points68() -> np.ndarray:
 def test_parsing_recipe_trains_and_exports(tmp_path: Path, family: str) -> None:
     from facehub.train.parsing.recipe import ParsingConfig, ParsingRecipe, engine_config
 
-    items = []
-    for i in range(4):
-        label = RNG.integers(0, len(FACEHUB), (128, 128)).astype(np.uint8)
+    items = []  # pseudo-labelled (FACEHUB) and human-labelled (CelebAMask-HQ) faces, trained in CelebAMask-HQ's 19
+    for i in range(6):
+        human = i % 2 == 1
+        label = RNG.integers(0, len(CELEBAMASK if human else FACEHUB), (128, 128)).astype(np.uint8)
         Image.fromarray(label).save(tmp_path / f"{i}.png")
-        items.append(ParsingItem(_image(tmp_path / f"{i}.jpg"), tmp_path / f"{i}.png", FIVE + RNG.normal(0, 1, (5, 2)), "synthetic"))
+        items.append(ParsingItem(_image(tmp_path / f"{i}.jpg"), tmp_path / f"{i}.png", FIVE + RNG.normal(0, 1, (5, 2)),
+                                 "synthetic", CELEBAMASK.names if human else FACEHUB.names, human=human))
     model_args = ({"backbone_width": 8, "spatial_width": 8, "context_width": 16, "fuse_width": 16} if family == "bisenet"
                   else {"image_size": 64, "patch": 16, "dim": 16, "depth": 1, "heads": 2, "mlp": 16, "decoder_width": 8})
     config = ParsingConfig(family=family, out=str(tmp_path / "run"), model_args=model_args, input_size=64, batch=2,
                            max_steps=3, reward=0.5, reward_start=0.0)
-    state = engine.train(ParsingRecipe(config, items[:3], items[3:]), engine_config(config))
+    state = engine.train(ParsingRecipe(config, items[:4], items[4:]), engine_config(config))
     assert state.step == 3
     best = tmp_path / "run" / "best"
-    assert json.loads((best / "config.json").read_text())["model_args"]["num_classes"] == len(FACEHUB)
+    exported = json.loads((best / "config.json").read_text())
+    assert exported["model_args"]["num_classes"] == len(CELEBAMASK) and exported["labels"] == list(CELEBAMASK.names)
     metrics = json.loads((best / "metrics.json").read_text())  # the final weights always become best/
-    assert metrics["step"] == 3 and 0.0 <= metrics["coarse_mean5"] <= 1.0
+    assert metrics["step"] == 3 and 0.0 <= metrics["coarse_mean5"] <= 1.0 and 0.0 <= metrics["human_mean11"] <= 1.0
     assert (tmp_path / "run" / "last.pt").is_file()
 
 

@@ -1,8 +1,13 @@
-"""Training and validation samples from the parsing pseudo-label cache.
+"""Training and validation samples: human labels (celebamask19) and the parsing pseudo-label cache.
 
-``cache/parsing/<dataset>.npz`` + ``cache/parsing/<dataset>/<stem>.png`` are
-written by ``scripts/pseudo_label_parsing.py``. Splits: ``celebamask_hair_val``
-and a held-out tenth of the ytf68 *people* are validation; the rest is training.
+* Human labels: ``<data>/celebamask19/{train,val}/{images,labels}`` (CelebAMask-HQ's 19 classes); the five
+  points of each face come from ``cache/parsing/celebamask19_<split>.npz`` (``scripts/detect_parsing_faces.py``).
+* Pseudo-labels: ``cache/parsing/<dataset>.npz`` + ``cache/parsing/<dataset>/<stem>.png`` written by
+  ``scripts/pseudo_label_parsing.py`` (FACEHUB's 15 classes, 255 where the teacher does not know).
+  ``celebamask_hair_val`` and a held-out tenth of the ytf68 *people* are validation; the rest is training.
+
+Every item carries its own label names; ``read_pair`` converts its map to the run's label set by name
+(``facehub.parsing.labels.convert``: e.g. ``left_eye`` -> ``l_eye``).
 """
 
 from __future__ import annotations
@@ -16,23 +21,27 @@ import torch
 from PIL import Image
 
 from facehub.geometry.align import CropSpec
-from facehub.parsing.labels import FACEHUB
+from facehub.parsing.labels import FACEHUB, LabelSet, convert, label_set_for
 from facehub.train.data import cache_root, data_root
 from facehub.train.data.teacher import TEACHER_DATASETS
 from facehub.train.parsing.augment import ParsingAugment, aligned_pair, augment
 
 TRAIN_SETS = ("celebamask_hair_train", "figaro1k_hair_train", "ytf68")
 VAL_SETS = ("celebamask_hair_val", "ytf68")
+HUMAN_SETS = ("celebamask19",)  # <data>/<name>/<split>/{images,labels} with classes.json
 
 
 @dataclass
 class ParsingItem:
-    """One labelled photo: paths, MTCNN-like five points (5, 2) and its dataset."""
+    """One labelled photo: paths, MTCNN-like five points (5, 2), its dataset, the label PNG's class names
+    and whether a person drew the labels (``human``) or the teacher did."""
 
     image: Path
     label: Path
     points5: np.ndarray
     dataset: str
+    labels: tuple[str, ...] = FACEHUB.names
+    human: bool = False
 
 
 def _ytf_person(name: str) -> str:
@@ -48,10 +57,27 @@ def is_held_out(dataset: str, name: str) -> bool:
     return False
 
 
-def load_items(split: str, root: Path | None = None) -> list[ParsingItem]:
-    """Items of ``split`` ("train" or "val") from the pseudo-label cache."""
+def load_human_items(split: str, datasets: tuple[str, ...] = HUMAN_SETS, root: Path | None = None) -> list[ParsingItem]:
+    """Human-labelled items of ``split`` ("train" or "val") of ``datasets``, with their detected five points."""
     root = root or cache_root() / "parsing"
     items = []
+    for dataset in datasets:
+        index_path = root / f"{dataset}_{split}.npz"
+        if not index_path.is_file():
+            raise FileNotFoundError(f"{index_path} is missing: run `python scripts/detect_parsing_faces.py`.")
+        index = np.load(index_path)
+        folder = data_root() / dataset / split
+        labels = tuple(str(n) for n in index["labels"])
+        for name, points in zip(index["names"], index["points5"]):
+            items.append(ParsingItem(folder / "images" / str(name), folder / "labels" / f"{Path(str(name)).stem}.png",
+                                     points, dataset, labels, human=True))
+    return items
+
+
+def load_items(split: str, root: Path | None = None, human: tuple[str, ...] = ()) -> list[ParsingItem]:
+    """Items of ``split`` ("train" or "val") from the pseudo-label cache, then those of the ``human`` sets."""
+    root = root or cache_root() / "parsing"
+    items = load_human_items(split, human, root) if human else []
     for dataset in TRAIN_SETS if split == "train" else VAL_SETS:
         index_path = root / f"{dataset}.npz"
         if not index_path.is_file():
@@ -72,9 +98,12 @@ def yaw_proxy(points5: np.ndarray) -> float:
     return abs(float(np.dot(offset, eyes) / max(np.dot(eyes, eyes), 1e-6)))
 
 
-def read_pair(item: ParsingItem) -> tuple[np.ndarray, np.ndarray]:
-    """Image (H, W, 3) uint8 RGB and label (H, W) uint8."""
-    return np.asarray(Image.open(item.image).convert("RGB")), np.asarray(Image.open(item.label))
+def read_pair(item: ParsingItem, labels: LabelSet = FACEHUB) -> tuple[np.ndarray, np.ndarray]:
+    """Image (H, W, 3) uint8 RGB and label (H, W) uint8 in ``labels`` (255 = ignore)."""
+    label = np.asarray(Image.open(item.label))
+    if tuple(item.labels) != labels.names:
+        label = convert(label, label_set_for(item.labels), labels)
+    return np.asarray(Image.open(item.image).convert("RGB")), label
 
 
 def to_tensor(image: np.ndarray, mean: list[float], std: list[float]) -> torch.Tensor:
@@ -87,23 +116,33 @@ class ParsingTrainSet(torch.utils.data.Dataset):
     """Random augmented crops; ``weights()`` oversamples turned faces."""
 
     def __init__(self, items: list[ParsingItem], spec: CropSpec, mean: list[float], std: list[float],
-                 config: ParsingAugment | None = None, seed: int = 0) -> None:
+                 config: ParsingAugment | None = None, seed: int = 0, labels: LabelSet = FACEHUB,
+                 human_share: float = 0.0) -> None:
+        """``labels``: the label set of the returned maps; ``human_share`` in [0, 1): the share of samples
+        drawn from human-labelled items (0 = as many as their count gives)."""
         self.items, self.spec, self.mean, self.std = items, spec, mean, std
         self.config = config or ParsingAugment()
-        self.permutation = FACEHUB.flip_permutation()
+        self.labels, self.human_share = labels, human_share
+        self.permutation = labels.flip_permutation()
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def weights(self) -> np.ndarray:
-        """(N,) sampling weights: 1, 2 for turned faces (yaw proxy > 0.2), 3 beyond 0.35."""
+        """(N,) sampling weights: 1, 2 for turned faces (yaw proxy > 0.2), 3 beyond 0.35; then, with a
+        ``human_share``, scaled so human-labelled items get that share of the total."""
         yaw = np.array([yaw_proxy(item.points5) for item in self.items])
-        return 1.0 + (yaw > 0.2) + (yaw > 0.35)
+        weights = 1.0 + (yaw > 0.2) + (yaw > 0.35)
+        human = np.array([item.human for item in self.items], dtype=bool)
+        if self.human_share > 0 and human.any() and (~human).any():
+            weights[human] *= self.human_share / weights[human].sum()
+            weights[~human] *= (1 - self.human_share) / weights[~human].sum()
+        return weights
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns image (3, s, s) float normalised and label (s, s) int64 (255 = ignore)."""
-        image, label = read_pair(self.items[index])
+        image, label = read_pair(self.items[index], self.labels)
         crop, crop_label = augment(image, label, self.items[index].points5, self.spec, self.permutation, self.rng, self.config)
         return to_tensor(crop, self.mean, self.std), torch.from_numpy(crop_label.astype(np.int64))
 
@@ -112,6 +151,6 @@ class ParsingValSet(ParsingTrainSet):
     """Un-augmented aligned crops of the held-out items."""
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image, label = read_pair(self.items[index])
+        image, label = read_pair(self.items[index], self.labels)
         crop, crop_label = aligned_pair(image, label, self.items[index].points5, self.spec)
         return to_tensor(crop, self.mean, self.std), torch.from_numpy(crop_label.astype(np.int64))

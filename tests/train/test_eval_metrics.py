@@ -1,0 +1,28 @@
+"""Parsing metrics: per-class and per-group F1 from confusion matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facehub.parsing.labels import CELEBAMASK
+from facehub.train.eval.metrics import confusion_matrix, f1_per_class, group_f1
+
+
+def test_group_f1_pools_left_and_right() -> None:
+    l_eye, r_eye, skin = (CELEBAMASK.index(n) for n in ("l_eye", "r_eye", "skin"))
+    target = np.array([[l_eye, l_eye, r_eye, r_eye, skin, skin, skin, 0]])
+    pred = np.array([[r_eye, l_eye, l_eye, skin, skin, skin, 0, 0]])  # left/right confused: still the eyes group
+    confusion = confusion_matrix(pred, target, len(CELEBAMASK))
+    groups = group_f1(confusion, CELEBAMASK.names)
+    assert groups["eyes"] == 2 * 3 / (3 + 4)  # 3 predicted eye pixels, all on eyes; 4 eye pixels
+    assert groups["skin"] == 2 * 2 / (3 + 3)
+    assert np.isnan(groups["cloth"])  # never present, never predicted: out of the mean
+    assert groups["mean"] == np.nanmean([groups[g] for g in ("skin", "eyes")])
+    per_class = f1_per_class(confusion)
+    assert per_class[l_eye] < groups["eyes"]
+
+
+def test_group_f1_of_a_perfect_map_is_one() -> None:
+    target = np.random.default_rng(0).integers(0, len(CELEBAMASK), (32, 32))
+    groups = group_f1(confusion_matrix(target, target, len(CELEBAMASK)), CELEBAMASK.names)
+    assert groups["mean"] == 1.0
