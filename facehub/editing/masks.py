@@ -18,11 +18,13 @@ EDIT_LABELS: tuple[str, ...] = (
 INDEX = {name: i for i, name in enumerate(EDIT_LABELS)}
 BACKGROUND, SKIN, HAIR = INDEX["background"], INDEX["skin"], INDEX["hair"]
 
-# Other sets' spellings -> ours; anything not listed (neck, cloth, hat, glasses, earrings) is background.
+# Other sets' spellings -> ours; glasses lie on the face (skin); anything not listed (neck, cloth, hat, earrings,
+# necklace) is background.
 _ALIASES = {
     "l_brow": "left_eyebrow", "r_brow": "right_eyebrow", "l_eye": "left_eye", "r_eye": "right_eye",
     "u_lip": "upper_lip", "l_lip": "lower_lip", "mouth": "inner_mouth",
     "l_ear": "skin", "r_ear": "skin", "ear": "skin", "ears": "skin", "left_ear": "skin", "right_ear": "skin",
+    "eye_g": "skin",
 }
 
 FACE_INNER = ("left_eyebrow", "right_eyebrow", "left_eye", "right_eye", "nose", "upper_lip", "inner_mouth", "lower_lip")

@@ -126,7 +126,7 @@ LABEL_SETS: dict[str, LabelSet] = {s.name: s for s in (LAPA, CELEBAMASK, HELEN, 
 # Coarse classes of the team's evaluation; every name of every set maps to one of them.
 COARSE_NAMES = ("background", "skin", "hair", "eyes", "nose", "mouth")
 _COARSE_OF: dict[str, str] = {
-    "skin": "skin", "l_ear": "skin", "r_ear": "skin", "neck": "skin",
+    "skin": "skin", "l_ear": "skin", "r_ear": "skin", "neck": "skin", "eye_g": "skin",  # glasses sit on the face
     "hair": "hair", "left_eyebrow": "hair", "right_eyebrow": "hair", "l_brow": "hair", "r_brow": "hair",
     "left_eye": "eyes", "right_eye": "eyes", "l_eye": "eyes", "r_eye": "eyes",
     "nose": "nose",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +10,7 @@ from PIL import Image
 
 from facehub import export
 from facehub.detection.result import Face
-from facehub.parsing.labels import LabelSet, draw_legend, label_set_for
+from facehub.parsing.labels import LabelSet, convert, draw_legend, get_label_set, label_set_for
 
 
 @dataclass
@@ -42,6 +42,17 @@ class ParsingResult:
     @property
     def label_set(self) -> LabelSet:
         return label_set_for(self.labels)
+
+    def as_label_set(self, name: str | LabelSet) -> "ParsingResult":
+        """This result in another label set (``"lapa"``, ``"facehub"``, ``"celebamask"``, ``"helen"``), classes
+        mapped by name (``l_brow`` -> ``left_eyebrow``); a class the set lacks becomes its coarse class where the
+        set has it (``neck``, ``l_ear`` -> ``skin``; ``eye_g`` -> ``skin``), else background (``cloth``, ``hat``)."""
+        target = name if isinstance(name, LabelSet) else get_label_set(name)
+        source = self.label_set
+        if source.names == target.names:
+            return self
+        return replace(self, class_map=convert(self.class_map, source, target), labels=target.names,
+                       crop_maps=[convert(m, source, target) for m in self.crop_maps])
 
     def _class_ids(self, classes: list[str] | list[int] | None) -> list[int]:
         if not classes:

@@ -101,7 +101,7 @@ def test_shipped_weights_parse_at_full_size(name: str) -> None:
     from facehub.image import load_image
 
     image = load_image(EXAMPLES / "two_people.jpg")
-    result = facehub.load(name, device="cpu")(image)
+    result = facehub.load(name, device="cpu")(image).as_label_set("facehub")
     assert len(result.faces) == 2 and result.class_map.shape == image.shape[:2]
     assert (result.class_map == FACEHUB.index("skin")).sum() > 1000
     assert set(np.unique(result.face_index)) == {-1, 0, 1}
@@ -115,7 +115,7 @@ def test_shipped_weights_find_parts_in_order(name: str) -> None:
     from facehub.image import load_image
 
     torch.set_num_threads(2)
-    result = facehub.load(name, device="cpu")(load_image(EXAMPLES / "grace_hopper.jpg"))
+    result = facehub.load(name, device="cpu")(load_image(EXAMPLES / "grace_hopper.jpg")).as_label_set("facehub")
     assert len(result.faces) >= 1
     x0, y0, x1, y1 = result.faces[0].box
     centres = {}
@@ -126,3 +126,17 @@ def test_shipped_weights_find_parts_in_order(name: str) -> None:
         assert x0 <= xs.mean() <= x1 and y0 <= ys.mean() <= y1, f"{name}: {part} outside the face box"
     assert centres["eyes"][1] < centres["nose"][1] < centres["mouth"][1]
     assert (result.class_map == FACEHUB.index("skin")).sum() > (result.class_map == FACEHUB.index("nose")).sum()
+
+
+def test_as_label_set_maps_classes_by_name() -> None:
+    from facehub.parsing.labels import CELEBAMASK, LAPA
+
+    result = ParsingResult(image=np.zeros((4, 5, 3), np.uint8), faces=[], labels=CELEBAMASK.names,
+                           class_map=np.array([[CELEBAMASK.index(n) for n in ("l_brow", "mouth", "neck", "cloth", "eye_g")]] * 4,
+                                              np.uint8))
+    lapa = result.as_label_set("lapa")
+    assert lapa.labels == LAPA.names and result.labels == CELEBAMASK.names  # a new result; the original is kept
+    assert [LAPA.names[i] for i in lapa.class_map[0]] == ["left_eyebrow", "inner_mouth", "skin", "background", "skin"]
+    assert result.as_label_set("celebamask") is result
+    with pytest.raises(KeyError, match="Valid"):
+        result.as_label_set("pascal")
