@@ -44,6 +44,9 @@ def main() -> None:
         scores = {"model": args.model, **asdict(score(folder, pred_dir))}
     for name, value in {**scores["f1"], **{f"coarse {k}": v for k, v in scores["coarse_f1"].items()}}.items():
         print(f"{name:>20s}  {value:.4f}")
+    for name, value in scores["groups"].items():
+        if value == value:  # not NaN
+            print(f"{'group ' + name:>20s}  {value:.4f}")
     print(f"{'coarse mean5':>20s}  {scores['mean5']:.4f}  ({scores['images']} images, layout {scores['layout']})")
     if args.json:
         args.json.write_text(json.dumps(scores, indent=2))

@@ -4,7 +4,8 @@
 paste-back); ``score`` compares the written class-index PNGs with a labelled folder's labels: per-class F1 in
 the folder's own label set (predicted names mapped by name, e.g. ``left_eye`` -> ``l_eye``, ``neck`` kept for
 CelebAMask-HQ and folded into ``skin`` for LaPa/Helen) and the coarse classes (background, skin+ears+neck,
-hair+brows, eyes, nose, mouth) with their mean over the five non-background classes (``mean5``).
+hair+brows, eyes, nose, mouth) with their mean over the five non-background classes (``mean5``), and for
+CelebAMask-HQ folders the 11 class groups of the hidden benchmark (``metrics.CELEBAMASK_GROUPS``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from facehub.parsing.labels import COARSE_NAMES, coarse_lookup, convert, label_set_for
-from facehub.train.eval.metrics import confusion_matrix, f1_per_class
+from facehub.train.eval.metrics import confusion_matrix, f1_per_class, group_f1
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -34,7 +35,9 @@ def run_cli(images: list[Path], out: Path, model: str, chunk: int = 200) -> None
 
 @dataclass
 class ParsingScores:
-    """F1 per class of the folder's label set, per coarse class, and ``mean5`` (coarse, background excluded)."""
+    """F1 per class of the folder's label set, per coarse class, and ``mean5`` (coarse, background excluded);
+    ``groups``: F1 per CelebAMask-HQ class group (left/right merged, pixels pooled) with their ``mean`` (the hidden
+    CelebAMask-HQ-19 measure; NaN for groups the folder's label set does not name)."""
 
     layout: str
     images: int
@@ -42,6 +45,7 @@ class ParsingScores:
     f1: dict[str, float]
     coarse_f1: dict[str, float]
     mean5: float
+    groups: dict[str, float]
 
 
 def score(folder, pred_dir: Path) -> ParsingScores:
@@ -69,4 +73,5 @@ def score(folder, pred_dir: Path) -> ParsingScores:
         f1={name: round(float(v), 4) for name, v in zip(target_set.names, f1_per_class(fine))},
         coarse_f1={name: round(float(v), 4) for name, v in zip(COARSE_NAMES, coarse_f1)},
         mean5=round(float(np.nanmean(coarse_f1[1:])), 4),
+        groups={name: round(v, 4) for name, v in group_f1(fine, target_set.names).items()},
     )
