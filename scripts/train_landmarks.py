@@ -27,7 +27,8 @@ from facehub.train.landmarks.recipe import LandmarkConfig, train  # noqa: E402
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--family", choices=["pipnet", "hourglass"], default="pipnet")
-    p.add_argument("--data", type=Path, default=None, help="labelled folder (default: data_root()/ytf68)")
+    p.add_argument("--data", default="", help="comma-separated labelled folders, under the data root unless they exist "
+                   "as given (default: ytf68), e.g. 300w68/helen_train,300w68/afw,ytf68; each is validated on its own")
     p.add_argument("--out", type=Path, default=None, help="run folder (default: runs/<family>)")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--minutes", type=float, default=None,

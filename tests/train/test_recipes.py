@@ -76,14 +76,16 @@ def test_landmark_recipe_trains_and_exports(tmp_path: Path, family: str, monkeyp
     from facehub.train.landmarks.export import LandmarkExport, export_checkpoint
 
     data = _ytf68_folder(tmp_path / "ytf68")
+    other = _ytf68_folder(tmp_path / "300w_like", people=3, frames=1)  # a second folder, validated on its own
     monkeypatch.setattr(recipe, "teacher_landmark_samples", lambda names: read_labelled_folder(data)[:4])
-    config = recipe.LandmarkConfig(family=family, data=data, out=tmp_path / "run", steps=3, batch_size=4, width=8,
+    config = recipe.LandmarkConfig(family=family, data=f"{data},{other}", out=tmp_path / "run", steps=3, batch_size=4, width=8,
                                    input_size=64, heatmap_size=16, val_fraction=0.34, val_every=2, ema=0.5,
                                    teacher_data="fake", argv=["--family", family])
     state = recipe.train(config)
     assert state.step == 3 and state.ema is not None
     info = json.loads((tmp_path / "run" / "best_info.json").read_text())
-    assert info["teacher_faces"] == 4 and info["people"] == 2 and np.isfinite(info["nme_noisy"])
+    assert info["teacher_faces"] == 4 and info["people"] == 3 and np.isfinite(info["nme_noisy"])
+    assert np.isclose(info["nme_noisy"], (info["nme_noisy_ytf68"] + info["nme_noisy_300w_like"]) / 2)
     folder = export_checkpoint(tmp_path / "run", LandmarkExport(tmp_path / "shipped", history="Stage 1."))
     card = (folder / "README.md").read_text()
     assert "Stage 1. This run:" in card and f"train_landmarks.py --family {family}" in card

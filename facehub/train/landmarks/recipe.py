@@ -1,6 +1,9 @@
 """The 68-point landmark recipe (PIPNet or stacked Hourglass) on ytf68-style data, for the engine.
 
-``scripts/train_landmarks.py`` is its CLI. Validation is on held-out people (``split_by_person``),
+``scripts/train_landmarks.py`` is its CLI. ``data`` names one or more labelled folders (comma-separated,
+relative to ``data_root()`` unless they exist as given, e.g. ``300w68/helen_train,300w68/afw,ytf68``), each
+read by ``read_labelled_folder``, split by person on its own, and validated on its own (``nme_<folder>``,
+``nme_noisy_<folder>``); ``nme_noisy`` is the mean over the folders. Validation is on held-out people (``split_by_person``),
 on crops from the ground truth's five points, clean and jittered like a detector (the jittered
 NME picks ``best/``). The schedule (:func:`landmark_schedule`) runs over
 ``max(step / steps, time / minutes)``. ``<out>/``: ``log.csv``, ``last.pt`` (every 100 steps and at
@@ -46,7 +49,7 @@ class LandmarkConfig:
     """One run; the fields are ``scripts/train_landmarks.py``'s flags (``None``: the documented default)."""
 
     family: str = "pipnet"
-    data: Path | None = None  # labelled folder (default: data_root()/ytf68)
+    data: str = ""  # comma-separated labelled folders (default: ytf68), relative to data_root() unless they exist
     out: Path | None = None  # run folder (default: runs/<family>)
     steps: int = 3000
     minutes: float | None = None  # wall-clock budget: progress = max(step / steps, time / budget)
@@ -146,17 +149,39 @@ def evaluate(model, images, samples, spec, noise: float = 0.0, seed: int = 123) 
     return landmark_summary(np.concatenate(errors))
 
 
+def data_folders(data: str) -> dict[str, Path]:
+    """``"300w68/afw,ytf68"`` -> {name: folder}; names are the paths as given, folders under ``data_root()``
+    unless the path exists as given. Empty: ytf68."""
+    folders = {}
+    for name in (data or "ytf68").split(","):
+        name = name.strip().rstrip("/")
+        if name:
+            folders[name] = Path(name) if Path(name).exists() else data_root() / name
+    return folders
+
+
+def validation_key(name: str) -> str:
+    """A folder name as a metrics key: ``300w68/helen_train`` -> ``helen_train``."""
+    return Path(name).name
+
+
 class LandmarkRecipe(engine.Recipe):
-    """Random augmented crops of ytf68's training people (plus teacher-labelled faces, down-weighted)."""
+    """Random augmented crops of the folders' training people (plus teacher-labelled faces, down-weighted)."""
 
     def __init__(self, config: LandmarkConfig) -> None:
         self.config = config
-        samples = read_labelled_folder(config.data or data_root() / "ytf68")
-        self.train_s, self.val_s = split_by_person(samples, config.val_fraction, config.seed)
+        self.train_s, self.val_sets = [], {}
+        for name, folder in data_folders(config.data).items():
+            train_s, val_s = split_by_person(read_labelled_folder(folder), config.val_fraction, config.seed)
+            self.train_s += train_s
+            self.val_sets[validation_key(name)] = val_s
+        self.val_s = [s for samples in self.val_sets.values() for s in samples]
         self.people = len({s.person for s in self.val_s})
         if is_main_process():
-            print(f"{len(self.train_s)} train / {len(self.val_s)} val faces; {self.people} val people", flush=True)
-        self.train_i, self.val_i = load_images(self.train_s), load_images(self.val_s)
+            sizes = ", ".join(f"{k} {len(v)}" for k, v in self.val_sets.items())
+            print(f"{len(self.train_s)} train / {len(self.val_s)} val faces ({sizes}); {self.people} val people", flush=True)
+        self.train_i = load_images(self.train_s)
+        self.val_images = {k: load_images(v) for k, v in self.val_sets.items()}
         self.spec = CropSpec(config.input_size, config.zoom, config.shift_y)
         self.teacher_s = teacher_landmark_samples(config.teacher_data.split(",")) if config.teacher_data else []
         self.teacher_i = load_images(self.teacher_s)
@@ -200,9 +225,21 @@ class LandmarkRecipe(engine.Recipe):
         return terms["total"] + self.config.teacher_weight * extra["total"], {}
 
     def validate(self, model: torch.nn.Module, final: bool) -> dict[str, float]:
-        clean = evaluate(model, self.val_i, self.val_s, self.spec)
-        noisy = evaluate(model, self.val_i, self.val_s, self.spec, noise=0.05)
-        return {**clean, "nme_noisy": noisy["nme"]}
+        """Per folder: clean and detector-jittered NME; overall: the first folder's summary (or all folders
+        pooled when several) and ``nme_noisy``, the mean of the folders' jittered NMEs (picks ``best/``)."""
+        scores, noisy_means = {}, []
+        for key, samples in self.val_sets.items():
+            clean = evaluate(model, self.val_images[key], samples, self.spec)
+            noisy = evaluate(model, self.val_images[key], samples, self.spec, noise=0.05)
+            scores.update({f"nme_{key}": clean["nme"], f"nme_noisy_{key}": noisy["nme"]})
+            noisy_means.append(noisy["nme"])
+            if len(self.val_sets) == 1:
+                scores.update(clean)
+        if len(self.val_sets) > 1:
+            pooled = evaluate(model, [i for k in self.val_sets for i in self.val_images[k]], self.val_s, self.spec)
+            scores.update(pooled)
+        scores["nme_noisy"] = float(np.mean(noisy_means))
+        return scores
 
     def export_config(self) -> dict:
         return make_config(self.config)
