@@ -13,12 +13,13 @@ Passes (settings in ``weights/face-detector/config.json``, see its card for the 
    copy (``pad``: black margins of that fraction of the longer side on every side, so a face half outside
    the frame is seen whole-sized) and on the mirrored photo, at ``retry_threshold``; if still nothing, MTCNN
    on the whole photo.
-3. **Small faces.** BlazeFace short range needs faces at least about 12% of the photo's longer side wide.
-   Unless the fast path found a face of at least ``portrait`` of the longer side (a portrait, a selfie, a
-   crop: the common case, and the fast one; ``small_photo_portrait`` in photos smaller than
-   ``small_photo_side``, whose faces below BlazeFace's reach are tiny), MTCNN searches the faces below ``small_below`` of the longer side
-   (its fine pyramid levels only) and the padded BlazeFace pass looks for faces cut by the frame; faces that
-   overlap one already found (IoU above ``overlap``) are dropped.
+3. **Small faces and groups.** BlazeFace short range needs faces at least about 12% of the photo's longer side
+   wide, and in a group or collage it misses some faces of the size it finds. Unless the fast path found exactly
+   one face, of at least ``portrait`` of the longer side (a portrait, a selfie, a crop: the common case, and the
+   fast one; ``small_photo_portrait`` in photos smaller than ``small_photo_side``, whose faces below BlazeFace's
+   reach are tiny), MTCNN searches the faces below ``small_below`` of the longer side (its fine pyramid levels
+   only; with two or more faces found, up to ``group_reach`` times the widest of them) and the padded BlazeFace
+   pass looks for faces cut by the frame; faces that overlap one already found (IoU above ``overlap``) are dropped.
 
 Scores: each face keeps its own detector's score (both in [0, 1]); the result is sorted by it. Five points:
 BlazeFace's faces get its eyes and nose tip and the fitted mouth corners (``blazeface.FivePointMap``); on a
@@ -52,7 +53,9 @@ class CascadeSettings:
     faces narrower than this; ``overlap``: IoU above which a later pass's face duplicates one already found;
     ``padded_threshold``: > 0 runs the padded input in the fast path's forward pass too (batch of 2, about 1.5x
     the time), at this threshold; 0: off. ``fallback_threshold``: MTCNN's O-Net threshold when BlazeFace found
-    nothing (its own default, 0.85, is set for precision on every photo).
+    nothing (its own default, 0.85, is set for precision on every photo). ``group_reach``: with two or more fast-path
+    faces (a group, a collage) the small-face pass looks for faces up to this times the widest found (BlazeFace
+    short range misses some of a group's faces of the same size).
     """
 
     pad: float = 0.25
@@ -64,6 +67,7 @@ class CascadeSettings:
     overlap: float = 0.3
     padded_threshold: float = 0.0
     fallback_threshold: float = 0.7
+    group_reach: float = 1.25
 
     @classmethod
     def from_config(cls, config: dict, **overrides: float) -> CascadeSettings:
@@ -131,11 +135,14 @@ class CascadeDetector:
             faces = self._run([padded, mirrored], [s.retry_threshold] * 2, mirrored_width=image.shape[1])
             return faces or self.fallback(image).faces
         portrait = s.portrait if longer >= s.small_photo_side else s.small_photo_portrait
-        if max(f.box[2] - f.box[0] for f in faces) >= portrait * longer:
+        widest = max(f.box[2] - f.box[0] for f in faces)
+        if len(faces) == 1 and widest >= portrait * longer:
             return faces
         if s.padded_threshold <= 0:  # faces cut by the frame, in a group
             faces = _merge(faces, self._run([letterbox(image, self.fast.input_size, s.pad)], [self.fast.score_threshold]), s.overlap)
-        return _merge(faces, self.small(image, max_face_size=s.small_below * longer).faces, s.overlap)
+        # a group's faces are about one size: MTCNN looks up to a little above the widest found, and at least small_below
+        largest = max(s.small_below * longer, s.group_reach * widest) if len(faces) > 1 else s.small_below * longer
+        return _merge(faces, self.small(image, max_face_size=largest).faces, s.overlap)
 
     def _run(self, inputs: list, thresholds: list[float], mirrored_width: int | None = None) -> list[Face]:
         """One BlazeFace forward pass on ``inputs`` (``letterbox`` outputs), merged; with ``mirrored_width`` the

@@ -11,6 +11,7 @@ from facehub.detection.blazeface import letterbox
 from facehub.detection.cascade import CascadeDetector, CascadeSettings
 from facehub.detection.detector import pyramid_scales
 from facehub.image import load_image
+from facehub.train.data import data_root
 from facehub.train.eval.metrics import box_iou
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -67,6 +68,28 @@ def test_a_collage_of_small_faces_is_found_whole(detector: CascadeDetector) -> N
     assert len(faces) == 24
     centres = sorted((int((f.box[1] + f.box[3]) / 2 // 110), int((f.box[0] + f.box[2]) / 2 // 100)) for f in faces)
     assert centres == [(row, col) for row in range(4) for col in range(6)]  # one face per cell
+
+
+CELEBA_VAL = data_root() / "celebamask19" / "val" / "images"
+
+
+@pytest.mark.skipif(not CELEBA_VAL.is_dir(), reason="needs ../shared/data/celebamask19")
+@pytest.mark.parametrize(("width", "height"), [(600, 450), (400, 300)])
+def test_a_group_of_portrait_sized_faces_is_found_whole(detector: CascadeDetector, width: int, height: int) -> None:
+    """12 CelebA-HQ portraits in a 4x3 collage (faces about 15% of its width, where BlazeFace short range finds
+    only some): the fast path's faces do not end the search, so every face is found, one per cell."""
+    from PIL import Image
+
+    photos = sorted(CELEBA_VAL.glob("*.jpg"))[24:36]
+    cell_w, cell_h = width // 4, height // 3
+    canvas = Image.new("RGB", (width, height), (90, 90, 90))
+    for i, path in enumerate(photos):
+        canvas.paste(Image.open(path).convert("RGB").resize((cell_w, cell_h)), ((i % 4) * cell_w, (i // 4) * cell_h))
+    image = np.asarray(canvas)
+    assert len(detector.fast(image).faces) < 12  # the case this guards: the fast path alone misses some
+    faces = detector(image).faces
+    cells = sorted((int((f.box[1] + f.box[3]) / 2 // cell_h), int((f.box[0] + f.box[2]) / 2 // cell_w)) for f in faces)
+    assert cells == [(row, col) for row in range(3) for col in range(4)]
 
 
 def test_the_mirrored_pass_maps_faces_back(detector: CascadeDetector, grace: np.ndarray) -> None:
