@@ -103,14 +103,17 @@ def build() -> None:
 
 
 def _legend() -> str:
-    """The LaPa classes the painter's brush colours stand for, as chips (background included: it paints them away)."""
-    from facehub.parsing.labels import LAPA
+    """The classes the painter's brush colours stand for (CelebAMask-HQ names and colours, as the Parsing tab), as
+    chips (background included: it paints them away)."""
+    from facehub.editing.masks import PAINT_CLASSES
+    from facehub.parsing.labels import CELEBAMASK
 
-    return common.legend_html(LAPA, list(range(len(LAPA))))
+    return common.legend_html(CELEBAMASK, [CELEBAMASK.index(n) for n in PAINT_CLASSES])
 
 
 def _palette_hex() -> list[str]:
-    """The LaPa palette the editor's masks use, as brush colours (one per class)."""
-    from facehub.parsing.labels import LAPA
+    """The brush colours: one per class of ``PAINT_CLASSES``, in the CelebAMask-HQ palette the masks are shown in."""
+    from facehub.editing.masks import PAINT_CLASSES
+    from facehub.parsing.labels import CELEBAMASK
 
-    return ["#%02x%02x%02x" % colour for colour in LAPA.colours]
+    return ["#%02x%02x%02x" % CELEBAMASK.colours[CELEBAMASK.index(n)] for n in PAINT_CLASSES]

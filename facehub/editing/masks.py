@@ -1,4 +1,4 @@
-"""The editor's label set (LaPa-11), editable parts and the layouts they imply.
+"""The editor's label set (LaPa-11), editable parts, the layouts they imply, and the painted-mask colours.
 
 Every class map here is an (H, W) integer array of indices into
 ``EDIT_LABELS``. Parsers with other label sets (CelebAMask-HQ-19, LaPa plus
@@ -54,6 +54,31 @@ def to_edit_labels(class_map: np.ndarray, labels: Sequence[str]) -> np.ndarray:
         key = _ALIASES.get(name.lower(), name.lower())
         lookup[index] = INDEX.get(key, BACKGROUND)
     return lookup[np.asarray(class_map, dtype=np.int64)]
+
+
+# Masks are shown and painted in the default parser's CelebAMask-HQ colours; these are the classes a painted
+# mask can use (each maps to one EDIT_LABELS class; ears, glasses, hat, neck and cloth are left out).
+PAINT_CLASSES: tuple[str, ...] = (
+    "background", "skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "mouth", "u_lip", "l_lip", "hair",
+)
+
+
+def mask_colours(class_map: np.ndarray) -> np.ndarray:
+    """(H, W) EDIT_LABELS map -> (H, W, 3) uint8 in the CelebAMask-HQ palette (``l_brow`` for ``left_eyebrow``...)."""
+    from facehub.parsing.labels import CELEBAMASK, LAPA, convert
+
+    return CELEBAMASK.colourise(convert(np.asarray(class_map, np.uint8), LAPA, CELEBAMASK))
+
+
+def colours_to_labels(painted: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 painted colours -> (H, W) uint8 EDIT_LABELS: each pixel snapped to the nearest colour of
+    ``PAINT_CLASSES`` (CelebAMask-HQ palette), then mapped by name."""
+    from facehub.parsing.labels import CELEBAMASK
+
+    colours = np.array([CELEBAMASK.colours[CELEBAMASK.index(n)] for n in PAINT_CLASSES], dtype=np.float32)
+    pixels = painted.reshape(-1, 3).astype(np.float32)
+    nearest = ((pixels[:, None] - colours[None]) ** 2).sum(-1).argmin(1)
+    return to_edit_labels(nearest.reshape(painted.shape[:2]), PAINT_CLASSES)
 
 
 def parse_parts(parts: str | Iterable[str]) -> tuple[str, ...]:

@@ -35,8 +35,10 @@ from facehub.editing.blend import blend_parts
 from facehub.editing.blend_ops import dilate, gaussian_blur
 from facehub.editing.masks import (
     EDIT_LABELS,
+    colours_to_labels,
     fit_components,
     intended_layout,
+    mask_colours,
     parse_parts,
     part_mask,
     to_edit_labels,
@@ -114,14 +116,12 @@ class PortraitEditor(Predictor):
         return parsed
 
     def target_mask_image(self, image: ImageInput) -> Image.Image:
-        """The target's EDIT_LABELS mask as a colour PIL image (LaPa palette), to paint on."""
+        """The target's EDIT_LABELS mask as a colour PIL image (CelebAMask-HQ palette, ``masks.mask_colours``), to paint on."""
         from PIL import Image
-
-        from facehub.parsing.labels import LAPA
 
         parsed = self.parse(image)
         mask = parsed.class_map if parsed.class_map is not None else np.zeros(parsed.image.shape[:2], np.uint8)
-        return Image.fromarray(LAPA.colourise(mask))
+        return Image.fromarray(mask_colours(mask))
 
     def render_painted_mask(self, source: ImageInput | None, target: ImageInput, painted: np.ndarray, method: str = "gan") -> EditResult:
         """Render ``target`` with a painted mask ((H, W, 3) palette colours or (H, W) indices), the source's textures."""
@@ -223,13 +223,3 @@ def _resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.fromarray(labels).resize((size[1], size[0]), Image.NEAREST))
-
-
-def colours_to_labels(painted: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 painted colours -> (H, W) uint8 EDIT_LABELS, each pixel snapped to the nearest palette colour."""
-    from facehub.parsing.labels import FACEHUB
-
-    colours = np.array(FACEHUB.colours, dtype=np.float32)
-    pixels = painted.reshape(-1, 3).astype(np.float32)
-    nearest = ((pixels[:, None] - colours[None]) ** 2).sum(-1).argmin(1)
-    return to_edit_labels(nearest.reshape(painted.shape[:2]), FACEHUB.names)

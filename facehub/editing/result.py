@@ -67,9 +67,9 @@ class EditResult:
     def _mask_image(self, mask: np.ndarray | None, like: np.ndarray) -> Image.Image:
         from PIL import Image
 
-        from facehub.parsing.labels import LAPA
+        from facehub.editing.masks import mask_colours
 
-        return Image.fromarray(LAPA.colourise(mask if mask is not None else np.zeros(like.shape[:2], np.uint8)))
+        return Image.fromarray(mask_colours(mask if mask is not None else np.zeros(like.shape[:2], np.uint8)))
 
     def source_mask_image(self) -> Image.Image:
         return self._mask_image(self.source_mask, self.source)

@@ -17,9 +17,16 @@ import pytest
 import torch
 
 from facehub.detection.result import Face
-from facehub.editing.masks import EDIT_LABELS, HAIR, INDEX, SKIN, part_mask
+from facehub.editing.masks import (
+    EDIT_LABELS,
+    HAIR,
+    INDEX,
+    SKIN,
+    colours_to_labels,
+    part_mask,
+)
 from facehub.editing.models.portrait_editor import PortraitEditor as EditorNet
-from facehub.editing.predictor import PortraitEditor, colours_to_labels
+from facehub.editing.predictor import PortraitEditor
 from facehub.editing.result import EditResult
 from facehub.hub import LoadedModel
 from facehub.image import load_image
