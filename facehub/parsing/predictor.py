@@ -12,8 +12,8 @@ model -> softmax -> probabilities pasted back with ``facehub.geometry.align.past
 inside each crop's window -> per pixel, the most confident non-background class
 over all faces competes with the least confident background among the faces
 whose crop covers the pixel; uncovered pixels are background (``composite``).
-With ``parser.fade_band = FADE_BAND`` each face's claim fades to background toward
-its crop's border, so no class stops in a straight line along a crop's edge.
+With a fade band (the checkpoint's ``config["fade_band"]``, or ``parser.fade_band = FADE_BAND``) each face's
+claim fades to background toward its crop's border, so no class stops in a straight line along a crop's edge.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class FaceParser(Predictor):
     """Detect -> align -> parse -> paste back. ``parser(image, faces=None) -> ParsingResult``."""
 
     task = "parsing"
-    fade_band: float = 0.0  # off until chosen: FADE_BAND removes the seams but costs cloth F1 on celebamask19/val
+    fade_band: float | None = None  # None: the checkpoint's config["fade_band"] (0 = off when it has none)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -69,7 +69,8 @@ class FaceParser(Predictor):
         if not prepared.faces:
             return result
         probs = self.crop_probabilities(prepared.crops)
-        result.class_map, result.face_index = composite(probs, prepared.matrices, (height, width), self.fade_band)
+        fade = float(self.config.get("fade_band", 0.0)) if self.fade_band is None else self.fade_band
+        result.class_map, result.face_index = composite(probs, prepared.matrices, (height, width), fade)
         for index in range(len(prepared.faces)):
             crop = prepared.pixels[index].permute(1, 2, 0).numpy()
             result.crop_images.append((crop * 255 + 0.5).astype(np.uint8))
