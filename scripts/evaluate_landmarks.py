@@ -7,7 +7,8 @@ Folders: a ``*.csv`` in the ytf68 layout (``image, x0, y0, ...``), WFLW's
 ``list_98pt_rect_attr_*.txt`` + ``WFLW_images/``, or images with ``.pts`` beside them.
 Each labelled face is matched to the detected face whose box overlaps the
 ground truth's point box best (IoU >= 0.3); no match is a miss, counted as a
-failure (``inf`` NME). Prints NME (inter-ocular, outer eye corners, mean over
+failure (``inf`` NME). Prints NME (inter-ocular, outer eye corners, or ``--normalise box``: by the square root
+of the labelled point box's area, as AFLW2000-3D is scored; mean over
 the faces found), failure rate at 0.10 (misses included), AUC at 0.10, misses,
 and ms per face of the landmark stage; ``--out`` writes per-image errors as JSON.
 """
@@ -36,7 +37,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         samples = val if args.split == "val" else train
     samples = samples[: args.limit] if args.limit else samples
     predictor = load_landmark_predictor(args.model, args.weights, refine_passes=args.refine_passes, flip_test=args.flip_test)
-    scores = evaluate_folder(predictor, samples, detect_all(predictor.detector, samples, args.detections))
+    scores = evaluate_folder(predictor, samples, detect_all(predictor.detector, samples, args.detections), args.normalise)
     scores.summary["model"] = str(args.weights or args.model)
     if args.out:
         Path(args.out).write_text(json.dumps({"summary": scores.summary, "per_image": scores.per_image}, indent=2))
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="average with the mirrored crop (default: the checkpoint's config)")
     p.add_argument("--detections", type=Path, default=None, help="JSON cache of the detector's faces per image")
     p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--normalise", choices=["interocular", "box"], default="interocular",
+                   help="NME denominator: outer-eye-corner distance (300-W) or sqrt of the labelled point box's area (AFLW2000-3D)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave torch's default)")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)

@@ -26,3 +26,11 @@ def test_group_f1_of_a_perfect_map_is_one() -> None:
     target = np.random.default_rng(0).integers(0, len(CELEBAMASK), (32, 32))
     groups = group_f1(confusion_matrix(target, target, len(CELEBAMASK)), CELEBAMASK.names)
     assert groups["mean"] == 1.0
+
+
+def test_box_nme_divides_by_the_square_root_of_the_point_box_area() -> None:
+    from facehub.train.eval.landmarks import box_nme
+
+    target = np.array([[0.0, 0.0], [40.0, 0.0], [0.0, 10.0], [40.0, 10.0]])  # box 40 x 10: sqrt(area) 20
+    assert box_nme(target + [3.0, 4.0], target) == 5.0 / 20.0
+    assert box_nme(target, target) == 0.0

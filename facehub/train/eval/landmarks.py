@@ -68,8 +68,17 @@ def _ground_truth(predictor, sample: LandmarkSample) -> np.ndarray:
     return to_68(sample.points) if predictor.loaded.config.get("num_points", 68) == 68 else sample.points
 
 
-def evaluate_folder(predictor, samples: list[LandmarkSample], detections: dict[str, list[dict]]) -> LandmarkScores:
-    """Score ``predictor`` on ``samples`` using the detector output ``detections`` (as from ``detect_all``)."""
+def box_nme(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean point error of ``pred`` (N, 2) over the square root of the area of ``target``'s (N, 2) point box
+    (the AFLW2000-3D convention, where the inter-ocular distance of a profile is near 0)."""
+    size = np.sqrt(np.prod(target.max(0) - target.min(0)))
+    return float(np.linalg.norm(pred - target, axis=1).mean() / max(size, 1e-6))
+
+
+def evaluate_folder(predictor, samples: list[LandmarkSample], detections: dict[str, list[dict]],
+                    normalise: str = "interocular") -> LandmarkScores:
+    """Score ``predictor`` on ``samples`` using the detector output ``detections`` (as from ``detect_all``);
+    ``normalise``: ``"interocular"`` (outer eye corners, 300-W) or ``"box"`` (``box_nme``, AFLW2000-3D)."""
     from tqdm import tqdm
 
     errors, per_image, landmark_ms = [], {}, []
@@ -86,7 +95,7 @@ def evaluate_folder(predictor, samples: list[LandmarkSample], detections: dict[s
         points, *_ = predictor.locate(image, face.points[None])
         landmark_ms.append((time.perf_counter() - start) * 1000)
         pred = to_68(points[0]) if len(gt) == 68 else points[0]
-        errors.append(float(nme(pred, gt)[0]))
+        errors.append(box_nme(pred, gt) if normalise == "box" else float(nme(pred, gt)[0]))
         per_image[sample.path.name] = round(errors[-1], 5)
     summary = landmark_summary(np.asarray(errors))
     summary["landmark_ms_per_face_median"] = float(np.median(landmark_ms)) if landmark_ms else float("nan")
