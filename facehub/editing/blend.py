@@ -32,7 +32,9 @@ from facehub.editing.blend_ops import (
     match_colour,
     poisson_clone,
     push_pull_fill,
+    rgb_to_lab,
 )
+from facehub.editing.inpaint import inpaint
 from facehub.editing.masks import (
     BACKGROUND,
     COMPONENT_GROUPS,
@@ -178,13 +180,15 @@ def _refine(matrix: np.ndarray, moved: torch.Tensor, wanted: torch.Tensor) -> np
 
 def _hair(
     out: torch.Tensor, layout: torch.Tensor, old_hair: torch.Tensor, src_img: torch.Tensor, new_hair: torch.Tensor, head: torch.Tensor,
-    beside_face: torch.Tensor, face_size: float,
+    beside_face: torch.Tensor, face_size: float, any_hair: torch.Tensor | None = None, hole_fill: str = "exemplar",
 ) -> torch.Tensor:
     """Inpaint the target's uncovered hair, then paste the new hair; returns the edited mask.
 
-    ``head``: (H, W) bool where uncovered hair becomes skin; ``beside_face``: (H, W) bool where uncovered hair
+    ``head``: (H, W) bool where uncovered hair may become skin; ``beside_face``: (H, W) bool where uncovered hair
     outside ``head`` takes the new hair's colours (between the new hair and the face, which a wider source face
-    left uncovered).
+    left uncovered). ``any_hair``: (H, W) bool, all the target's hair (never a source of patches).
+    ``hole_fill``: "exemplar" (``inpaint.inpaint``: patches of the nearby skin / background; inside the head
+    only below the new hair's top or beside the face, the rest is background) or "smooth" (the former push-pull fill).
     """
     leftover = old_hair & ~new_hair
     gap = leftover & ~head & beside_face
@@ -194,13 +198,10 @@ def _hair(
         leftover = leftover & ~gap
     known = ~old_hair
     if bool(leftover.any()) and bool(known.any()):
-        face = (layout != BACKGROUND) & (layout != HAIR) & known
-        to_skin = leftover & head  # the forehead, and strands across the face
-        to_back = leftover & ~head
-        for region, source_mask, label in ((to_skin, face, SKIN), (to_back, known & ~face & ~head, BACKGROUND)):
-            if bool(region.any()):
-                out.copy_(fill_region(out, region, source_mask if bool(source_mask.any()) else known))
-                layout[region] = label
+        if hole_fill == "smooth":
+            _smooth_fill(out, layout, leftover, known, head)
+        else:
+            _exemplar_fill(out, layout, leftover, old_hair if any_hair is None else any_hair | old_hair, new_hair, head, face_size)
     sigma = max(0.6, face_size / 250)
     reach = int(np.ceil(2.5 * sigma)) + 1
     if not bool(new_hair.any()):
@@ -216,6 +217,47 @@ def _hair(
     return edited
 
 
+def _smooth_fill(out: torch.Tensor, layout: torch.Tensor, leftover: torch.Tensor, known: torch.Tensor, head: torch.Tensor) -> None:
+    """The former fill: push-pull from the face (inside ``head``) or from the background (outside)."""
+    face = (layout != BACKGROUND) & (layout != HAIR) & known
+    to_skin = leftover & head  # the forehead, and strands across the face
+    to_back = leftover & ~head
+    for region, source_mask, label in ((to_skin, face, SKIN), (to_back, known & ~face & ~head, BACKGROUND)):
+        if bool(region.any()):
+            out.copy_(fill_region(out, region, source_mask if bool(source_mask.any()) else known))
+            layout[region] = label
+
+
+def _exemplar_fill(
+    out: torch.Tensor, layout: torch.Tensor, leftover: torch.Tensor, any_hair: torch.Tensor, new_hair: torch.Tensor,
+    head: torch.Tensor, face_size: float,
+) -> None:
+    """Exemplar-inpaint ``leftover`` (H, W) bool in ``out`` (3, H, W) and relabel it in ``layout``, in place.
+
+    Skin is plausible inside ``head`` where the new hair lies above in the same column (the forehead under a
+    fringe or hairline) and in the face's rows; there patches come from the target's skin. Everywhere else
+    (above the new hair's top, beside the head) patches come from the nearby background. Sources never
+    include hair, the face's parts or a border of ``face_size / 150`` px around the hair.
+    """
+    face = (layout != BACKGROUND) & (layout != HAIR)
+    under_hair = new_hair.to(torch.int32).cummax(0).values > 0
+    skin_ok = head & (under_hair | row_span(face))
+    edge = max(1, round(face_size / 150))
+    clean = ~dilate(any_hair, edge)
+    to_skin = leftover & skin_ok
+    to_back = leftover & ~skin_ok
+    skin_src = erode(layout == SKIN, edge) & clean
+    back_src = erode(layout == BACKGROUND, edge) & clean & ~head
+    if bool(skin_src.any()):  # neck and shoulders are "background" too: keep skin colours out of the background's sources
+        lab = rgb_to_lab(out)
+        skin_mean = lab[:, skin_src].mean(1)
+        back_src &= (lab - skin_mean[:, None, None]).norm(dim=0) > 15
+    for region, sources, label in ((to_back, back_src, BACKGROUND), (to_skin, skin_src, SKIN)):
+        if bool(region.any()):
+            out.copy_(inpaint(out, region, sources))
+            layout[region] = label
+
+
 def blend_parts(
     source_image: np.ndarray,
     source_map: np.ndarray,
@@ -226,6 +268,7 @@ def blend_parts(
     parts: tuple[str, ...] | str = ("hair",),
     target_layout: np.ndarray | None = None,
     colour_match: float = 0.0,
+    hole_fill: str = "exemplar",
 ) -> BlendOutput:
     """Edit ``target_image`` with ``parts`` of ``source_image``.
 
@@ -233,7 +276,8 @@ def blend_parts(
     five points of the face to edit in each photo. ``target_layout`` (H, W),
     e.g. a user-painted mask, replaces ``target_map`` as the geometry the
     source parts are fitted to. ``colour_match`` in [0, 1] additionally shifts
-    the source's Lab statistics (skin to skin) before blending.
+    the source's Lab statistics (skin to skin) before blending. ``hole_fill`` ("exemplar" or "smooth") is how
+    the target's hair that the new hair leaves uncovered is filled (see ``_hair``).
     """
     parts = parse_parts(parts)
     size = target_image.shape[:2]
@@ -264,7 +308,8 @@ def blend_parts(
             head = (head_ellipse(points, size) & ~lower) | row_span(face)  # the forehead, and strands across the face
             own_hair = connected_hair(tgt_labels == HAIR, points)
             beside_face = lower & row_span(new_hair | face)
-            edited |= _hair(out, layout, own_hair, hair_pixels, new_hair, head, beside_face, face_size)
+            edited |= _hair(out, layout, own_hair, hair_pixels, new_hair, head, beside_face, face_size,
+                            any_hair=tgt_labels == HAIR, hole_fill=hole_fill)
         elif part == "face":
             head = _in(layout, PART_CLASSES["face"]) & (tgt_labels != HAIR)
             region = erode(head & _in(warped_labels, PART_CLASSES["face"]), 2)

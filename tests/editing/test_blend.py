@@ -18,6 +18,7 @@ from facehub.editing.blend_ops import (
     rgb_to_lab,
     solve_laplace,
 )
+from facehub.editing.inpaint import fill_measure
 from facehub.editing.masks import (
     HAIR,
     INDEX,
@@ -224,3 +225,23 @@ def test_new_hair_may_frame_the_cheeks_but_never_covers_eyes_or_mouth() -> None:
     assert (out.layout[50:58, 28:32] == HAIR).all()  # the cheek, outside the eyes-nose-mouth ellipse
     assert (out.layout[44:48, 36:44] == INDEX["left_eye"]).all()
     assert np.array_equal(out.image[44:48, 36:44], target[0][44:48, 36:44])
+
+
+def test_uncovered_hair_is_inpainted_from_the_background_not_smeared() -> None:
+    source = _portrait((30, 60, 200), slice(20, 96), seed=1)  # short hair: a cap starting lower
+    target = _portrait((200, 40, 20), slice(0, 96), seed=2)
+    src_labels = source[1].copy()
+    src_labels[(src_labels == HAIR) & (np.arange(96)[:, None] > 30)] = 0  # no hair below row 30 in the source
+    new = blend_parts(source[0], src_labels, source[2], *target, parts=("hair",))
+    old = blend_parts(source[0], src_labels, source[2], *target, parts=("hair",), hole_fill="smooth")
+    filled = (target[1] == HAIR) & (new.layout == 0)
+    assert filled.sum() > 50
+    red = new.image[filled].astype(float).mean(0)
+    assert red[0] < 160  # the removed red hair does not come back
+    back = torch.from_numpy(target[1] == 0)
+    m_new = fill_measure(torch.from_numpy(new.image).permute(2, 0, 1).float() / 255, torch.from_numpy(filled), back, band=12)
+    old_filled = torch.from_numpy((target[1] == HAIR) & (old.layout == 0))
+    m_old = fill_measure(torch.from_numpy(old.image).permute(2, 0, 1).float() / 255, old_filled, back, band=12)
+    if m_new is not None and m_old is not None:
+        assert m_new.gradient_ratio > m_old.gradient_ratio
+    assert np.array_equal(new.image[~new.edited], target[0][~new.edited])
