@@ -108,9 +108,12 @@ def _seams_and_interior(image: np.ndarray) -> tuple[list[float], list[float], fl
     probs = parser.crop_probabilities(prepared.crops)
     size, image_size = probs.shape[-1], image.shape[:2]
     old_map, old_index = hard_composite(probs, prepared.matrices, image_size)
-    assert np.array_equal(parser(image, faces=prepared.faces).class_map, old_map)  # fade off (default): as before
+    shipped = parser(image, faces=prepared.faces)  # the checkpoint's own fade band (config.json)
+    parser.fade_band = 0.0
+    assert np.array_equal(parser(image, faces=prepared.faces).class_map, old_map)  # fade off: as before the fade
     parser.fade_band = FADE_BAND
     result = parser(image, faces=prepared.faces)
+    assert np.array_equal(shipped.class_map, result.class_map)  # the shipped parser fades by default
     assert ((result.class_map > 0) == (result.face_index >= 0)).all()
     old = [seam_fraction(old_map, m, size) for m in prepared.matrices]
     new = [seam_fraction(result.class_map, m, size) for m in prepared.matrices]
