@@ -102,9 +102,12 @@ def _card(config: dict, info: dict, metrics: dict[str, str], options: LandmarkEx
         summary=(f"{name} predicting the 68 iBUG/300W points on a {config['input_size']} px face crop aligned from "
                  f"MTCNN's five points (`CropSpec` zoom {config['crop']['zoom']}, shift_y {config['crop']['shift_y']}). "
                  f"model_args: `{json.dumps(config['model_args'])}`. Use: `facehub.load(\"{options.target.name}\")(image).points`."),
-        data=("ytf68 (`../shared/data/ytf68`): 3,403 YouTube-Faces frames of 278 people with 68 points "
+        data=(("300-W (`../shared/data/300w68`: Helen train 870 and AFW 337 in-the-wild faces, the 300-W 68-point "
+               "annotation; Sagonas et al. 2013, non-commercial research only) and " if "300w68" in info.get("data", "") else "")
+              + "ytf68 (`../shared/data/ytf68`): 3,403 YouTube-Faces frames of 278 people with 68 points "
               "(YouTube Faces DB, Wolf et al. 2011, as prepared for a course): research use only. "
-              f"Validation: {info['people']} held-out people ({info['count']} faces, split by person, seed {options.seed})."
+              f"Validation: {info['people']} held-out people ({info['count']} faces, each folder split by person, "
+              f"seed {options.seed}), scored per folder."
               + (f" Extra training faces (never validated on): {info['teacher_faces']} MediaPipe Face Mesh faces of "
                  f"`{info['teacher_data']}` (CelebAMask-HQ / Figaro-1k images, research use only) mapped to 68 points "
                  "by `facehub/assets/prnet_68_map.json`, a share of "

@@ -247,7 +247,7 @@ class LandmarkRecipe(engine.Recipe):
     def on_best(self, scores: dict[str, float], step: int, minutes: float) -> None:
         """``best_info.json``: the scores and what the model card says about the run."""
         c = self.config
-        info = {**scores, "step": step, "batch_size": c.batch_size, "processes": self.processes, "wall_min": minutes,
+        info = {**scores, "step": step, "data": c.data, "batch_size": c.batch_size, "processes": self.processes, "wall_min": minutes,
                 "people": self.people, "argv": c.argv, "flip_prob": c.flip_prob, "threads": c.threads,
                 "init_from": str(c.init_from or ""), "teacher_data": c.teacher_data, "teacher_faces": len(self.teacher_s),
                 "teacher_fraction": c.teacher_fraction, "teacher_weight": c.teacher_weight, "ema": c.ema}
