@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from facehub.editing.blend_ops import (
+    bbox,
     dilate,
     erode,
     fill_region,
@@ -206,7 +207,7 @@ def _hair(
     reach = int(np.ceil(2.5 * sigma)) + 1
     if not bool(new_hair.any()):
         return old_hair
-    ys, xs = _window(new_hair, reach)
+    ys, xs = bbox(new_hair, reach)
     hair = new_hair[ys, xs]
     alpha = gaussian_blur(erode(hair, 1).float(), sigma).clamp(0, 1)
     alpha = torch.where(hair, alpha.clamp(min=0.5), alpha)[None]  # keep the hair itself opaque-ish
@@ -347,7 +348,7 @@ def _move_group(
     local = _refine(matrix, moved, wanted)
     radius = max(2, int(0.3 * np.sqrt(float(wanted.sum()))))
     # work in a window around the component: the source is only warped there
-    ys, xs = _window(wanted, 3 * radius + 4)
+    ys, xs = bbox(wanted, 3 * radius + 4)
     shift = np.array([[1.0, 0.0, -xs.start], [0.0, 1.0, -ys.start]])
     local = shift[:, :2] @ local + np.array([[0, 0, shift[0, 2]], [0, 0, shift[1, 2]]])
     img, labels, _ = warp_with_labels(src, src_labels, local, (ys.stop - ys.start, xs.stop - xs.start))
@@ -368,13 +369,3 @@ def _move_group(
     lay[moved & face] = labels[moved & face]
     edited[ys, xs] = region
     return edited
-
-
-def _window(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
-    """Row and column slices of ``mask``'s bounding box grown by ``margin``, clipped to the image."""
-    ys, xs = torch.nonzero(mask, as_tuple=True)
-    h, w = mask.shape
-    return (
-        slice(max(0, int(ys.min()) - margin), min(h, int(ys.max()) + margin + 1)),
-        slice(max(0, int(xs.min()) - margin), min(w, int(xs.max()) + margin + 1)),
-    )

@@ -56,9 +56,9 @@ def push_pull_fill(values: torch.Tensor, known: torch.Tensor, margin: float | No
     if not bool(known.any()) or bool(known.all()):
         return values
     if margin is not None:
-        ys, xs = _bbox(~known, 0)
+        ys, xs = bbox(~known, 0)
         grow = int(margin * max(ys.stop - ys.start, xs.stop - xs.start)) + 4
-        ys, xs = _bbox(~known, grow)
+        ys, xs = bbox(~known, grow)
         out = values.clone()
         out[:, ys, xs] = push_pull_fill(values[:, ys, xs], known[ys, xs], None)
         return out
@@ -85,8 +85,8 @@ def fill_region(image: torch.Tensor, region: torch.Tensor, known: torch.Tensor, 
     read within the box around ``region`` grown by ``margin`` of its side."""
     if not bool(region.any()):
         return image
-    ys, xs = _bbox(region, 0)
-    ys, xs = _bbox(region, int(margin * max(ys.stop - ys.start, xs.stop - xs.start)) + 4)
+    ys, xs = bbox(region, 0)
+    ys, xs = bbox(region, int(margin * max(ys.stop - ys.start, xs.stop - xs.start)) + 4)
     crop_known = known[ys, xs] & ~region[ys, xs]
     if not bool(crop_known.any()):
         crop_known = ~region[ys, xs]
@@ -141,7 +141,8 @@ def solve_laplace(boundary: torch.Tensor, unknown: torch.Tensor, init: torch.Ten
     return known_part + x * u
 
 
-def _bbox(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
+def bbox(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
+    """Row and column slices of an (H, W) bool ``mask``'s bounding box grown by ``margin`` pixels, clipped to the image."""
     ys, xs = torch.nonzero(mask, as_tuple=True)
     h, w = mask.shape
     y0, y1 = max(0, int(ys.min()) - margin), min(h, int(ys.max()) + margin + 1)
@@ -160,7 +161,7 @@ def poisson_clone(source: torch.Tensor, target: torch.Tensor, region: torch.Tens
     region[0, :] = region[-1, :] = region[:, 0] = region[:, -1] = False
     if not bool(region.any()):
         return target
-    ys, xs = _bbox(region, 2)
+    ys, xs = bbox(region, 2)
     src, tgt, reg = source[:, ys, xs], target[:, ys, xs], region[ys, xs]
     diff = tgt - src
     init = push_pull_fill(diff, ~reg)

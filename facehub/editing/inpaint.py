@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from facehub.editing.blend_ops import push_pull_fill, rgb_to_lab
+from facehub.editing.blend_ops import bbox, dilate, erode, push_pull_fill, rgb_to_lab
 
 SPATIAL = 0.5  # weight of the (distance / side)^2 prior against the patch SSD (colours in [0, 1], 3 x 5 x 5 values)
 
@@ -53,9 +53,9 @@ def inpaint(
     """
     if not bool(hole.any()):
         return image
-    ys, xs = _bbox(hole, 0)
+    ys, xs = bbox(hole, 0)
     grow = int(margin * max(ys.stop - ys.start, xs.stop - xs.start)) + 8
-    ys, xs = _bbox(hole, grow)
+    ys, xs = bbox(hole, grow)
     crop, crop_hole = image[:, ys, xs], hole[ys, xs]
     crop_src = sources[ys, xs] & ~crop_hole
     generator = torch.Generator().manual_seed(seed)
@@ -154,7 +154,7 @@ def _patchmatch(
     """
     h, w = hole.shape
     features = _patches(image, radius)
-    targets = torch.nonzero(_dilate(hole, radius).flatten()).flatten()
+    targets = torch.nonzero(dilate(hole, radius).flatten()).flatten()
     wanted = features[targets]
     field = nnf.reshape(2, -1)[:, targets].clone()
     ty, tx = targets // w, targets % w
@@ -208,7 +208,7 @@ def _vote(image: torch.Tensor, hole: torch.Tensor, nnf: torch.Tensor, radius: in
     """(3, h, w): every hole pixel as the mean of the source patches of the patches that cover it."""
     h, w = hole.shape
     features = _patches(image, radius)
-    targets = torch.nonzero(_dilate(hole, radius).flatten()).flatten()
+    targets = torch.nonzero(dilate(hole, radius).flatten()).flatten()
     canvas = torch.zeros_like(features)
     flat = nnf.reshape(2, -1)[:, targets]
     canvas[targets] = features[flat[0] * w + flat[1]]
@@ -233,19 +233,6 @@ def _add_detail(crop: torch.Tensor, small: torch.Tensor, nnf: torch.Tensor, fact
     sy = (nnf[0, yy // factor, xx // factor] * factor + yy % factor).clamp(0, height - 1)
     sx = (nnf[1, yy // factor, xx // factor] * factor + xx % factor).clamp(0, width - 1)
     return up + detail[:, sy, sx]
-
-
-def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
-    return F.max_pool2d(mask.float()[None, None], 2 * radius + 1, stride=1, padding=radius)[0, 0] > 0.5
-
-
-def _bbox(mask: torch.Tensor, margin: int) -> tuple[slice, slice]:
-    ys, xs = torch.nonzero(mask, as_tuple=True)
-    h, w = mask.shape
-    return (
-        slice(max(0, int(ys.min()) - margin), min(h, int(ys.max()) + margin + 1)),
-        slice(max(0, int(xs.min()) - margin), min(w, int(xs.max()) + margin + 1)),
-    )
 
 
 @dataclass
@@ -273,8 +260,8 @@ def fill_measure(image: torch.Tensor, region: torch.Tensor, reference: torch.Ten
     gy = (light[2:, 1:-1] - light[:-2, 1:-1]) / 2
     gx = (light[1:-1, 2:] - light[1:-1, :-2]) / 2
     grad = torch.sqrt(gx * gx + gy * gy)
-    inner = ~_dilate(~region, 1)
-    ring = ~_dilate(~(reference & ~region), 1) & _dilate(region, band)
+    inner = erode(region, 1)
+    ring = erode(reference & ~region, 1) & dilate(region, band)
     if int(inner.sum()) < 32 or int(ring.sum()) < 32:
         return None
     ratio = float(grad[inner].mean()) / max(float(grad[ring].mean()), 1e-6)
