@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--no-mirror-labels", action="store_true",
                         help="the human-label loss only on unmirrored samples (mirrored ones keep the teacher loss)")
     parser.add_argument("--map-68", default="", help="468 -> 68 map JSON (scripts/fit_68_map.py --out) for that loss; default: the teacher map")
+    parser.add_argument("--profiled", action="store_true",
+                        help="add one face-profiled (turned 25-88 degrees of yaw) view of every face to train and val")
     parser.add_argument("--push-to-hub", default="")
     args = vars(parser.parse_args())
     args["mirror_labels"] = not args.pop("no_mirror_labels")

@@ -69,6 +69,11 @@ class LooseCrops:
         if self.labels68 is None:
             self.labels68 = np.full((len(self.images), 68, 2), np.nan, dtype=np.float32)
 
+    @classmethod
+    def concat(cls, parts: list[LooseCrops]) -> LooseCrops:
+        """The faces of ``parts`` in order (all cut at the same loose size)."""
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("images", "points", "names", "sources", "labels68")))
+
 
 def loose_size(input_size: int) -> int:
     """Side (px) of the cached loose crops for a model crop of ``input_size`` px."""
@@ -82,6 +87,16 @@ def loose_matrix(points5: np.ndarray, spec: CropSpec, loose_size: int) -> np.nda
     k = loose_size / (spec.size * LOOSE)
     widen = np.array([[k, 0, (loose_size - 1) / 2 - k * c], [0, k, (loose_size - 1) / 2 - k * c], [0, 0, 1]])
     return (widen @ m)[:2]
+
+
+def cut_loose(image: np.ndarray, mesh: np.ndarray, spec: CropSpec, loose_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The loose crop (L, L, 3) uint8 of the face whose (468, 3) image-pixel mesh is ``mesh``, aligned from the
+    mesh's five points; the mesh in loose-crop pixels (468, 3) float32 (z scaled with x, y); and the 2x3 matrix."""
+    matrix = loose_matrix(five_points_from_468(mesh), spec, loose_size)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    crop = cv2.warpAffine(image, matrix, (loose_size, loose_size), flags=cv2.INTER_AREA if scale < 0.7 else cv2.INTER_LINEAR)
+    xy = mesh[:, :2] @ matrix[:, :2].T + matrix[:, 2]
+    return crop, np.concatenate([xy, mesh[:, 2:] * scale], 1).astype(np.float32), matrix
 
 
 def build_loose_crops(split: str, spec: CropSpec, loose_size: int) -> LooseCrops:
@@ -104,12 +119,9 @@ def build_loose_crops(split: str, spec: CropSpec, loose_size: int) -> LooseCrops
             if dataset == "ytf68" and ((person_of(str(name)) in held) != (split == "val")):
                 continue
             image = np.asarray(Image.open(cache.image_dir / str(name)).convert("RGB"))
-            matrix = loose_matrix(five_points_from_468(pts), spec, loose_size)
-            scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-            crop = cv2.warpAffine(image, matrix, (loose_size, loose_size), flags=cv2.INTER_AREA if scale < 0.7 else cv2.INTER_LINEAR)
-            xy = pts[:, :2] @ matrix[:, :2].T + matrix[:, 2]
+            crop, moved, _ = cut_loose(image, pts, spec, loose_size)
             images.append(crop)
-            points.append(np.concatenate([xy, pts[:, 2:] * scale], 1).astype(np.float32))
+            points.append(moved)
             names.append(str(name))
             sources.append(dataset)
     names_, sources_ = np.array(names), np.array(sources)

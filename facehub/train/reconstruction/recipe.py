@@ -87,6 +87,7 @@ class PRNetConfig:
     labels68_weight: float = 0.0
     mirror_labels: bool = True  # False: the human-label loss only on unmirrored samples
     map_68: str = ""  # 468 -> 68 map JSON for the human-label loss; "" = the teacher map
+    profiled: bool = False  # add one face-profiled (turned) view of every face to train and val (profiled.py)
     push_to_hub: str = ""
 
     @property
@@ -148,6 +149,11 @@ class PRNetRecipe(Recipe):
         loose = loose_size(config.input_size)
         self.train_crops = train_crops if train_crops is not None else build_loose_crops("train", config.spec, loose)
         val_crops = val_crops if val_crops is not None else build_loose_crops("val", config.spec, loose)
+        if config.profiled:
+            from facehub.train.reconstruction.profiled import build_profiled_crops
+
+            self.train_crops = LooseCrops.concat([self.train_crops, build_profiled_crops("train", config.spec, loose)])
+            val_crops = LooseCrops.concat([val_crops, build_profiled_crops("val", config.spec, loose)])
         self.val = PRNetDataset(val_crops, config.spec, config.uv_size, Augment.none(), MEAN, STD)
         self.val_indices = np.random.default_rng(0).permutation(len(self.val))[: config.val_limit].tolist()
         self.mapping = read_map_68(config.map_68)

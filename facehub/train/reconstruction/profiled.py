@@ -1,0 +1,117 @@
+"""Large-pose PRNet training faces: teacher-cached faces turned by face profiling, cut as loose crops.
+
+Each source face (ytf68, CelebAMask-HQ and Figaro1k faces the teacher fitted) is rendered once at a
+new head pose by ``facehub.train.data.profiling.profile_face`` and cut like ``dataset.build_loose_crops``
+cuts a photo: aligned from the five points of the turned mesh. The turned mesh is the sample's UV
+target; it is exact for the rendered pixels by construction (the render *is* that mesh's warp), unlike the
+teacher's own fits at large pose. ytf68's human 68 points move with the warp (lifted onto the mesh, so
+a jaw that turns away follows the 3D jaw, AFLW2000-3D's convention) and feed the human-label loss.
+
+Poses: like 300W-LP, a face already turned more than 10 degrees keeps its side; the target |yaw| is
+uniform in ``yaw``, pitch and roll uniform in +-``pitch`` / +-``roll`` degrees. Built in parallel on a
+run's first start (``scripts/train_prnet.py --profiled``) and cached in ``cache/prnet/profiled_<split>_...npz``.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from PIL import Image
+
+from facehub.geometry.align import CropSpec
+from facehub.reconstruction.mesh import head_pose
+from facehub.train.data import cache_root
+from facehub.train.data.profiling import profile_face
+from facehub.train.data.teacher import TeacherCache, load_teacher_cache
+from facehub.train.data.ytf68 import person_of, read_ytf68
+from facehub.train.reconstruction.dataset import (
+    TRAIN_SETS,
+    LooseCrops,
+    cut_loose,
+    ytf68_val_people,
+)
+
+
+@dataclass(frozen=True)
+class PoseRange:
+    """Target poses, degrees: |yaw| uniform in ``yaw``; pitch, roll uniform in +-``pitch``, +-``roll``."""
+
+    yaw: tuple[float, float] = (25.0, 88.0)
+    pitch: float = 20.0
+    roll: float = 15.0
+
+
+def target_rotation(mesh: np.ndarray, poses: PoseRange, rng: np.random.Generator) -> tuple[float, float, float]:
+    """The rotation (yaw, pitch, roll) to add to the face of ``mesh`` (468, 3) to reach a pose drawn from ``poses``."""
+    source = head_pose(mesh)
+    side = np.sign(source.yaw) if abs(source.yaw) > 10 else rng.choice([-1.0, 1.0])
+    target_yaw = side * rng.uniform(*poses.yaw)
+    return (float(target_yaw - source.yaw), float(rng.uniform(-poses.pitch, poses.pitch)), float(rng.uniform(-poses.roll, poses.roll)))
+
+
+def _jobs(split: str) -> list[tuple[str, str, int]]:
+    """(dataset, file name, cache index) of every source face of ``split``: the training sets' faces (ytf68's
+    training people) for "train", ytf68's held-out people for "val"."""
+    held = ytf68_val_people()
+    jobs = []
+    for dataset in TRAIN_SETS if split == "train" else ("ytf68",):
+        cache = load_teacher_cache(dataset)
+        for index in np.flatnonzero(cache.found()):
+            name = str(cache.names[index])
+            if dataset == "ytf68" and ((person_of(name) in held) != (split == "val")):
+                continue
+            jobs.append((dataset, name, int(index)))
+    return jobs
+
+
+def _profile_one(args: tuple[str, str, int, int, CropSpec, int, PoseRange]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str] | None:
+    dataset, name, index, seed, spec, loose_size, poses = args
+    cache = _teacher(dataset)
+    human = _human_points().get(name) if dataset == "ytf68" else None
+    mesh = cache.points[index].astype(np.float64)
+    image = np.asarray(Image.open(cache.image_dir / name).convert("RGB"))
+    rng = np.random.default_rng(seed)
+    try:
+        turned = profile_face(image, mesh, target_rotation(mesh, poses, rng), points68=human)
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    crop, points, matrix = cut_loose(turned.image, turned.mesh, spec, loose_size)
+    labels = np.full((68, 2), np.nan, dtype=np.float32)
+    if turned.points68 is not None:
+        labels = (turned.points68[:, :2] @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+    return crop, points, labels, name, f"profiled_{dataset}"
+
+
+@cache
+def _teacher(dataset: str) -> TeacherCache:
+    return load_teacher_cache(dataset)
+
+
+_HUMAN: dict[str, np.ndarray] = {}
+
+
+def _human_points() -> dict[str, np.ndarray]:
+    """ytf68's human 68 points by file name (read once per process)."""
+    if not _HUMAN:
+        _HUMAN.update({s.path.name: s.points for s in read_ytf68()})
+    return _HUMAN
+
+
+def build_profiled_crops(split: str, spec: CropSpec, loose_size: int, poses: PoseRange = PoseRange(), seed: int = 0,
+                         workers: int = 2) -> LooseCrops:
+    """One turned view of every source face of ``split`` ("train" or "val") as loose crops (cached)."""
+    path = cache_root() / "prnet" / f"profiled_{split}_{spec.size}_{spec.zoom}_{spec.shift_y}_{loose_size}_{seed}.npz"
+    if path.is_file():
+        z = np.load(path)
+        return LooseCrops(z["images"], z["points"], z["names"], z["sources"], z["labels68"])
+    jobs = [(d, n, i, seed * 1_000_003 + k, spec, loose_size, poses) for k, (d, n, i) in enumerate(_jobs(split))]
+    with ProcessPoolExecutor(workers) as pool:
+        done = [r for r in pool.map(_profile_one, jobs, chunksize=16) if r is not None]
+    images, points, labels, names, sources = (np.stack(x) if k < 3 else np.array(x) for k, x in enumerate(zip(*done)))
+    crops = LooseCrops(images, points, names, sources, labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, images=crops.images, points=crops.points, names=crops.names, sources=crops.sources, labels68=crops.labels68)
+    return crops
