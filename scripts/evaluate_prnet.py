@@ -9,7 +9,8 @@ The face scored is the detection whose box overlaps the ground-truth box
 most; an image where no face overlaps counts as missed (reported, and left
 out of the mean). The NME box is the 2D bounding box of the 68 GT points;
 AFLW2000-3D results are also split by the |yaw| bins [0, 30), [30, 60), [60, 90], and give the head-pose
-MAE per axis (pitch, yaw, roll, degrees) against `Pose_Para` on the faces found.
+MAE per axis (pitch, yaw, roll, degrees) against `Pose_Para` on the faces found, overall, by |yaw| bin and
+as a mean signed error (a constant offset between conventions shows there).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def evaluate_aflw2000(model: FaceReconstructor, root: Path, limit: int) -> dict:
     from scipy.io import loadmat
 
     bins: dict[str, list[float]] = {"[0,30)": [], "[30,60)": [], "[60,90]": []}
+    pose_bins: dict[str, list[np.ndarray]] = {k: [] for k in bins}
     errors, seconds, missed, pose_errors = [], [], 0, []
     for jpg in sorted(root.glob("*.jpg"))[: limit or None]:
         mat = loadmat(str(jpg.with_suffix(".mat")))
@@ -78,14 +80,20 @@ def evaluate_aflw2000(model: FaceReconstructor, root: Path, limit: int) -> dict:
         err = float(box_nme(face.landmarks3d, gt))
         if "Pose_Para" in mat:  # pitch, yaw, roll in radians; our JSON uses the same signs (POSE_CONVENTION)
             truth = np.degrees(np.asarray(mat["Pose_Para"], dtype=np.float64).ravel()[:3])
-            pose_errors.append(np.abs(np.array([face.pose.pitch, face.pose.yaw, face.pose.roll]) - truth))
+            pose_errors.append(np.array([face.pose.pitch, face.pose.yaw, face.pose.roll]) - truth)
         errors.append(err)
         yaw = abs(np.degrees(float(np.asarray(mat["Pose_Para"]).ravel()[1]))) if "Pose_Para" in mat else 0.0
-        bins["[0,30)" if yaw < 30 else "[30,60)" if yaw < 60 else "[60,90]"].append(err)
+        name = "[0,30)" if yaw < 30 else "[30,60)" if yaw < 60 else "[60,90]"
+        bins[name].append(err)
+        if "Pose_Para" in mat:
+            pose_bins[name].append(pose_errors[-1])
     report = summarise(errors, missed, seconds)
     report["by_yaw"] = {k: round(float(np.mean(v)), 5) if v else None for k, v in bins.items()}
     if pose_errors:
-        report["pose_mae_pitch_yaw_roll_deg"] = [round(float(v), 2) for v in np.mean(pose_errors, 0)]
+        report["pose_mae_pitch_yaw_roll_deg"] = [round(float(v), 2) for v in np.abs(pose_errors).mean(0)]
+        report["pose_mae_deg"] = round(float(np.abs(pose_errors).mean()), 2)
+        report["pose_mean_signed_error_deg"] = [round(float(v), 2) for v in np.mean(pose_errors, 0)]  # a constant offset shows here
+        report["pose_mae_by_yaw_deg"] = {k: round(float(np.abs(v).mean()), 2) if v else None for k, v in pose_bins.items()}
     return report
 
 
