@@ -252,7 +252,7 @@ def _exemplar_fill(
     if bool(skin_src.any()):  # neck and shoulders are "background" too: keep skin colours out of the background's sources
         lab = rgb_to_lab(out)
         skin_mean = lab[:, skin_src].mean(1)
-        back_src &= (lab - skin_mean[:, None, None]).norm(dim=0) > 15
+        back_src &= ((lab - skin_mean[:, None, None]) ** 2).sum(0) > 15**2  # Lab distance > 15 (norm(dim=0) is ~20x slower)
     for region, sources, label in ((to_back, back_src, BACKGROUND), (to_skin, skin_src, SKIN)):
         if bool(region.any()):
             out.copy_(inpaint(out, region, sources))
