@@ -10,7 +10,8 @@ ground truth's point box best (IoU >= 0.3); no match is a miss, counted as a
 failure (``inf`` NME). Prints NME (inter-ocular, outer eye corners, or ``--normalise box``: by the square root
 of the labelled point box's area, as AFLW2000-3D is scored; mean over
 the faces found), failure rate at 0.10 (misses included), AUC at 0.10, misses,
-and ms per face of the landmark stage; ``--out`` writes per-image errors as JSON.
+and ms per face of the landmark stage; ``--out`` writes per-image errors and the mean error per point index as JSON
+(``scripts/plot_landmark_errors.py`` draws them).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def evaluate(args: argparse.Namespace) -> dict:
     scores = evaluate_folder(predictor, samples, detect_all(predictor.detector, samples, args.detections), args.normalise)
     scores.summary["model"] = str(args.weights or args.model)
     if args.out:
-        Path(args.out).write_text(json.dumps({"summary": scores.summary, "per_image": scores.per_image}, indent=2))
+        Path(args.out).write_text(json.dumps(scores.to_json(), indent=2))
     return scores.summary
 
 

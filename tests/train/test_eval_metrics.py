@@ -34,3 +34,20 @@ def test_box_nme_divides_by_the_square_root_of_the_point_box_area() -> None:
     target = np.array([[0.0, 0.0], [40.0, 0.0], [0.0, 10.0], [40.0, 10.0]])  # box 40 x 10: sqrt(area) 20
     assert box_nme(target + [3.0, 4.0], target) == 5.0 / 20.0
     assert box_nme(target, target) == 0.0
+
+
+def test_point_errors_average_to_the_nme_of_either_normaliser() -> None:
+    from facehub.train.eval.landmarks import box_nme, point_errors
+    from facehub.train.eval.metrics import nme
+
+    rng = np.random.default_rng(0)
+    target = rng.uniform(0, 100, (68, 2))
+    pred = target + rng.normal(0, 2, (68, 2))
+    errors = point_errors(pred, target)
+    assert errors.shape == (68,)
+    np.testing.assert_allclose(errors.mean(), nme(pred, target)[0])
+    np.testing.assert_allclose(point_errors(pred, target, "box").mean(), box_nme(pred, target))
+    shifted = pred.copy()
+    shifted[30] += 10.0  # one point moved: only its error changes
+    changed = np.flatnonzero(~np.isclose(point_errors(shifted, target), errors))
+    assert changed.tolist() == [30]

@@ -18,10 +18,10 @@ import numpy as np
 
 from facehub.detection.result import Face
 from facehub.geometry.align import transform_points
-from facehub.geometry.landmarks68 import to_68
+from facehub.geometry.landmarks68 import OUTER_EYE_CORNERS, to_68
 from facehub.image import load_image
 from facehub.train.data.ytf68 import LandmarkSample
-from facehub.train.eval.metrics import box_iou, landmark_summary, nme
+from facehub.train.eval.metrics import box_iou, landmark_summary
 
 
 def matched_face(faces: list[Face], points: np.ndarray, min_iou: float = 0.3) -> Face | None:
@@ -58,21 +58,39 @@ def detect_all(detector, samples: list[LandmarkSample], cache: Path | None = Non
 
 @dataclass
 class LandmarkScores:
-    """``summary``: NME, failure rate, AUC, misses, ms per face (see ``landmark_summary``); ``per_image``: NME or None (missed)."""
+    """``summary``: NME, failure rate, AUC, misses, ms per face (see ``landmark_summary``); ``per_image``: NME or None (missed);
+    ``per_point``: (F, N) each found face's point errors over the same normaliser as its NME (mean over axis 1 = NME)."""
 
     summary: dict[str, float | str | int | bool]
     per_image: dict[str, float | None] = field(default_factory=dict)
+    per_point: np.ndarray = field(default_factory=lambda: np.zeros((0, 68)))
+
+    def to_json(self) -> dict:
+        """Summary, per-image NMEs and the mean error per point index (for ``scripts/plot_landmark_errors.py``)."""
+        mean = self.per_point.mean(0) if len(self.per_point) else []
+        return {"summary": self.summary, "per_image": self.per_image, "per_point_mean": [round(float(v), 5) for v in mean]}
 
 
 def _ground_truth(predictor, sample: LandmarkSample) -> np.ndarray:
     return to_68(sample.points) if predictor.loaded.config.get("num_points", 68) == 68 else sample.points
 
 
+def point_errors(pred: np.ndarray, target: np.ndarray, normalise: str = "interocular") -> np.ndarray:
+    """(N,) distances between ``pred`` and ``target`` (N, 2) over the normaliser: ``"box"``, the square root of the
+    area of ``target``'s point box (AFLW2000-3D, where a profile's inter-ocular distance is near 0), or
+    ``"interocular"``, the outer eye corners' distance (300-W, ``metrics.nme``). Their mean is the NME."""
+    if normalise == "box":
+        size = np.sqrt(np.prod(target.max(0) - target.min(0)))
+    else:
+        a, b = OUTER_EYE_CORNERS[len(target)]
+        size = np.linalg.norm(target[a] - target[b])
+    return np.linalg.norm(pred - target, axis=1) / max(float(size), 1e-6)
+
+
 def box_nme(pred: np.ndarray, target: np.ndarray) -> float:
     """Mean point error of ``pred`` (N, 2) over the square root of the area of ``target``'s (N, 2) point box
     (the AFLW2000-3D convention, where the inter-ocular distance of a profile is near 0)."""
-    size = np.sqrt(np.prod(target.max(0) - target.min(0)))
-    return float(np.linalg.norm(pred - target, axis=1).mean() / max(size, 1e-6))
+    return float(point_errors(pred, target, "box").mean())
 
 
 def evaluate_folder(predictor, samples: list[LandmarkSample], detections: dict[str, list[dict]],
@@ -81,7 +99,7 @@ def evaluate_folder(predictor, samples: list[LandmarkSample], detections: dict[s
     ``normalise``: ``"interocular"`` (outer eye corners, 300-W) or ``"box"`` (``box_nme``, AFLW2000-3D)."""
     from tqdm import tqdm
 
-    errors, per_image, landmark_ms = [], {}, []
+    errors, per_image, landmark_ms, per_point = [], {}, [], []
     for sample in tqdm(samples, disable=not sys.stderr.isatty()):
         faces = [Face(np.array(f["box"]), f["score"], np.array(f["points"])) for f in detections.get(sample.path.name, [])]
         gt = _ground_truth(predictor, sample)
@@ -95,13 +113,14 @@ def evaluate_folder(predictor, samples: list[LandmarkSample], detections: dict[s
         points, *_ = predictor.locate(image, face.points[None])
         landmark_ms.append((time.perf_counter() - start) * 1000)
         pred = to_68(points[0]) if len(gt) == 68 else points[0]
-        errors.append(box_nme(pred, gt) if normalise == "box" else float(nme(pred, gt)[0]))
+        per_point.append(point_errors(pred, gt, normalise))
+        errors.append(float(per_point[-1].mean()))
         per_image[sample.path.name] = round(errors[-1], 5)
     summary = landmark_summary(np.asarray(errors))
     summary["landmark_ms_per_face_median"] = float(np.median(landmark_ms)) if landmark_ms else float("nan")
     summary["refine_passes"] = predictor.refine_passes
     summary["flip_test"] = predictor.flip_test
-    return LandmarkScores(summary, per_image)
+    return LandmarkScores(summary, per_image, np.stack(per_point) if per_point else np.zeros((0, len(samples[0].points) if samples else 68)))
 
 
 def crop_residuals(predictor, samples: list[LandmarkSample]) -> np.ndarray:
