@@ -59,12 +59,13 @@ class FaceParser(Predictor):
         return probs
 
     def _softmax(self, crops: torch.Tensor) -> torch.Tensor:
-        """(B, 3, s, s) -> (B, C, s, s) class probabilities, computed on channels-last tensors (the same numbers,
-        about 20% faster convolutions on the CPU)."""
+        """(B, 3, s, s) -> (B, C, s, s) class probabilities: the model runs on channels-last tensors (the same numbers,
+        about 20% faster convolutions on the CPU); the softmax runs after the copy back to contiguous NCHW (about 3x
+        faster on the CPU than over the channels-last output's strided class axis)."""
         if not getattr(self, "_channels_last", False):
             self.model.to(memory_format=torch.channels_last)
             self._channels_last = True
-        return self.model(crops.contiguous(memory_format=torch.channels_last)).float().softmax(1).contiguous()
+        return self.model(crops.contiguous(memory_format=torch.channels_last)).float().contiguous().softmax(1)
 
     def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> ParsingResult:
         """Parse every face of ``source`` (or the given ``faces``: see ``facehub.predictor``)."""
