@@ -116,12 +116,13 @@ def composite(probs: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, 
         x0, y0, x1, y1 = window
         shifted = matrix.copy()
         shifted[:, 2] += matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
-        maps = torch.cat([probs[index:index + 1], weight], 1)
-        pasted = paste_back(maps, shifted[None], (y1 - y0, x1 - x0))[0].numpy()  # (C + 1, h, w)
-        claim = pasted[-1] if fade_band > 0 else (pasted[-1] > 0.5).astype(np.float32)
+        # probabilities and weight pasted apart: a torch.cat of the two would copy the (C, s, s) crop each time
+        pasted = paste_back(probs[index:index + 1], shifted[None], (y1 - y0, x1 - x0))[0].numpy()  # (C, h, w)
+        pasted_weight = paste_back(weight, shifted[None], (y1 - y0, x1 - x0))[0, 0].numpy()  # (h, w)
+        claim = pasted_weight if fade_band > 0 else (pasted_weight > 0.5).astype(np.float32)
         covered = claim > 0
-        best = pasted[1:-1].argmax(0)
-        best_score = np.take_along_axis(pasted[1:-1], best[None], 0)[0] * claim
+        best = pasted[1:].argmax(0)
+        best_score = np.take_along_axis(pasted[1:], best[None], 0)[0] * claim
         background = pasted[0] * claim + (1 - claim)
         region = (slice(y0, y1), slice(x0, x1))
         wins = covered & (best_score > fg_score[region])
