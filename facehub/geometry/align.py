@@ -135,9 +135,26 @@ def crop_faces(image: np.ndarray, points5: np.ndarray, spec: CropSpec) -> tuple[
     matrices = np.stack([alignment_matrix(p, spec) for p in points5]) if len(points5) else np.zeros((0, 2, 3))
     if len(matrices) == 0:
         return torch.zeros(0, 3, spec.size, spec.size), matrices
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 255.0
-    crops = warp_affine(tensor, matrices, (spec.size, spec.size)).clamp(0, 1)
+    # only the part of the photo the crops read is converted to float (a 12 MP photo would cost ~50 MB and tens of ms)
+    (x0, y0, x1, y1), shifted = _footprint(matrices, spec.size, image.shape[:2])
+    tensor = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255.0
+    crops = warp_affine(tensor, shifted, (spec.size, spec.size)).clamp(0, 1)
     return crops, matrices
+
+
+def _footprint(matrices: np.ndarray, size: int, image_size: tuple[int, int]) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The box ``(x0, y0, x1, y1)`` of the photo (H, W) that the (F, 2, 3) image -> crop ``matrices`` sample for
+    ``size`` px crops (every bilinear neighbour included), and the matrices from that box's pixels to the crops."""
+    height, width = image_size
+    corners = np.array([[-2.0, -2.0, 1.0], [size + 1.0, -2.0, 1.0], [-2.0, size + 1.0, 1.0], [size + 1.0, size + 1.0, 1.0]])
+    reach = np.concatenate([corners @ invert_affine(m).T for m in matrices])  # (4F, 2) photo pixels
+    x0, y0 = np.clip(np.floor(reach.min(0)).astype(int) - 1, 0, [width, height])
+    x1, y1 = np.clip(np.ceil(reach.max(0)).astype(int) + 2, 0, [width, height])
+    if x1 <= x0 or y1 <= y0:  # every crop lies off the photo: keep one pixel so the warp has an input
+        x0, y0, x1, y1 = 0, 0, 1, 1
+    shifted = matrices.copy()
+    shifted[:, :, 2] += matrices[:, :, :2] @ np.array([x0, y0], dtype=np.float64)
+    return (int(x0), int(y0), int(x1), int(y1)), shifted
 
 
 def paste_back(

@@ -258,3 +258,22 @@ def test_warp_affine_and_paste_back_accept_every_dtype(dtype: torch.dtype) -> No
     torch.testing.assert_close(out.float(), reference, atol=0.1, rtol=0.02)
     as_tensor = warp_affine(maps, torch.as_tensor(matrices), (8, 8))
     assert as_tensor.shape == (2, 4, 8, 8)
+
+
+def test_crops_read_from_the_faces_footprint_equal_crops_of_the_whole_photo() -> None:
+    """crop_faces converts only the box its crops sample; the crops are those of warping the whole photo,
+    for faces inside, across the border and wholly outside the photo."""
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (300, 420, 3), dtype=np.uint8)
+    spec = CropSpec(64, 0.6, -0.05)
+    template = spec.template()
+    faces = np.stack([
+        (template - 32) * 0.8 + [200, 150],  # inside
+        (template - 32) * 1.5 + [10, 280],  # across the bottom-left corner
+        (template - 32) * 0.5 + [900, 900],  # off the photo
+    ])
+    crops, matrices = crop_faces(photo, faces, spec)
+    whole = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255.0
+    expected = warp_affine(whole, matrices, (64, 64)).clamp(0, 1)
+    torch.testing.assert_close(crops, expected, atol=1e-4, rtol=0)
+    assert float(crops[0].std()) > 0.1 and float(crops[2].abs().max()) == 0.0
