@@ -139,8 +139,15 @@ def evaluate_heldout(model: FaceReconstructor, limit: int, datasets: tuple[str, 
 
 
 def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
-    if not args.checkpoint:
-        model = FaceReconstructor.from_pretrained(args.model)
+    exported = bool(args.checkpoint) and (Path(args.checkpoint) / "config.json").is_file() and "map_68" in json.loads(
+        (Path(args.checkpoint) / "config.json").read_text())
+    if not args.checkpoint or exported:  # a shipped or exported folder: its own config (map_68, flip_test) applies
+        if exported:
+            from facehub.hub import load_folder
+
+            model = FaceReconstructor(load_folder(args.checkpoint), device="cpu")
+        else:
+            model = FaceReconstructor.from_pretrained(args.model)
         if args.refine_passes >= 0:
             model.refine_passes = args.refine_passes
         if args.flip_test != "config":
@@ -161,7 +168,7 @@ def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="prnet", help="checkpoint name (weights/<name>/ or the Hub)")
-    parser.add_argument("--checkpoint", default="", help="a training checkpoint (best.pt, last.pt or a best/ folder) instead of --model")
+    parser.add_argument("--checkpoint", default="", help="a training checkpoint (best.pt, last.pt or a best/ folder; an exported folder keeps its config) instead of --model")
     parser.add_argument("--aflw2000", type=Path, help="folder with AFLW2000-3D .jpg + .mat")
     parser.add_argument("--heldout", action="store_true", help="our held-out split")
     parser.add_argument("--limit", type=int, default=0)

@@ -23,7 +23,11 @@ DATA = (
     "Pseudo-3D targets from the MediaPipe Face Mesh teacher (468 points with depth, `mediapipe==0.10.21`, "
     "cached by `scripts/cache_teacher.py`) on our images: CelebAMask-HQ hair train (CelebA-HQ portraits), "
     "Figaro1k hair train (faces the teacher found) and ytf68 (YouTube Faces frames) minus 12% of its people "
-    "held out. No 3D scans (300W-LP / AFLW2000-3D) were available here. The 468 -> 68 map "
+    "held out. No 3D scans (300W-LP / AFLW2000-3D) were available here; instead, as 300W-LP was made, with "
+    "`--profiled` every one of those faces is also rendered once at a large pose by face profiling "
+    "(`facehub/train/data/profiling.py`: the teacher mesh turned to |yaw| 25-88°, pitch ±20°, roll ±15°, the photo "
+    "warped with it; `facehub/train/reconstruction/profiled.py`), whose turned mesh is an exact target for its "
+    "rendered pixels. AFLW2000-3D's 200 validation faces were only scored, never trained on. The 468 -> 68 map "
     "(`facehub/assets/prnet_68_map.json`) was fitted on ytf68's real 68-point labels. "
     "The images are research-only (CelebAMask-HQ non-commercial research; Figaro1k and YouTube Faces research use)."
 )
