@@ -85,7 +85,7 @@ def _metrics(ckpt: PRNetCheckpoint, opts: ExportOptions, shift: float) -> dict[s
             if part == "teacher_vs_real_labels":
                 metrics[f"held-out {dataset}: the teacher itself (MediaPipe, 68-mapped) vs real labels, same faces"] = values["nme_mean"]
             else:
-                metrics[f"held-out {dataset} NME {part} (MTCNN pipeline, n={values['faces']}, missed {values['missed']})"] = values["nme_mean"]
+                metrics[f"held-out {dataset} NME {part} (default-detector pipeline, n={values['faces']}, missed {values['missed']})"] = values["nme_mean"]
     return metrics
 
 
