@@ -138,11 +138,15 @@ def evaluate_heldout(model: FaceReconstructor, limit: int, datasets: tuple[str, 
     return reports
 
 
+def _exported(path: Path) -> bool:
+    """Whether ``path`` is an exported folder (its config.json carries the model's own 468 -> 68 map), not a training checkpoint."""
+    config = path / "config.json"
+    return config.is_file() and "map_68" in json.loads(config.read_text())
+
+
 def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
-    exported = bool(args.checkpoint) and (Path(args.checkpoint) / "config.json").is_file() and "map_68" in json.loads(
-        (Path(args.checkpoint) / "config.json").read_text())
-    if not args.checkpoint or exported:  # a shipped or exported folder: its own config (map_68, flip_test) applies
-        if exported:
+    if not args.checkpoint or _exported(Path(args.checkpoint)):  # shipped or exported: its own config applies
+        if args.checkpoint:
             from facehub.hub import load_folder
 
             model = FaceReconstructor(load_folder(args.checkpoint), device="cpu")

@@ -40,11 +40,10 @@ def main() -> None:
     for k, path in enumerate(args.results):
         data = json.loads(path.read_text())
         label = args.labels[k] if args.labels else path.stem
-        per_point = np.asarray(data["per_point_mean"])
+        per_point, summary = np.asarray(data["per_point_mean"]), data["summary"]
         errors = np.array([np.inf if v is None else v for v in data["per_image"].values()])
-        left.plot(np.arange(len(per_point)), per_point, marker=".", label=f"{label} (NME {np.mean(errors[np.isfinite(errors)]):.4f})")
-        x, y = ced(errors)
-        right.plot(x, y, label=f"{label} (AUC@0.1 {np.trapezoid(y, x) / x[-1]:.3f})")
+        left.plot(np.arange(len(per_point)), per_point, marker=".", label=f"{label} (NME {summary['nme']:.4f})")
+        right.plot(*ced(errors), label=f"{label} (AUC@0.1 {summary['auc']:.3f})")  # landmark_summary's NME and AUC
     for start, stop, name in REGIONS:
         left.axvspan(start - 0.5, stop - 0.5, alpha=0.06 * (1 + start % 2))
         left.text((start + stop - 1) / 2, left.get_ylim()[1] * 0.97, name, ha="center", va="top", fontsize=8)

@@ -63,7 +63,7 @@ class LandmarkScores:
 
     summary: dict[str, float | str | int | bool]
     per_image: dict[str, float | None] = field(default_factory=dict)
-    per_point: np.ndarray = field(default_factory=lambda: np.zeros((0, 68)))
+    per_point: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def to_json(self) -> dict:
         """Summary, per-image NMEs and the mean error per point index (for ``scripts/plot_landmark_errors.py``)."""
@@ -120,7 +120,7 @@ def evaluate_folder(predictor, samples: list[LandmarkSample], detections: dict[s
     summary["landmark_ms_per_face_median"] = float(np.median(landmark_ms)) if landmark_ms else float("nan")
     summary["refine_passes"] = predictor.refine_passes
     summary["flip_test"] = predictor.flip_test
-    return LandmarkScores(summary, per_image, np.stack(per_point) if per_point else np.zeros((0, len(samples[0].points) if samples else 68)))
+    return LandmarkScores(summary, per_image, np.asarray(per_point).reshape(len(per_point), -1))
 
 
 def crop_residuals(predictor, samples: list[LandmarkSample]) -> np.ndarray:

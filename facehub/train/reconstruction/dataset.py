@@ -16,6 +16,8 @@ from MTCNN) to ``CropSpec``'s template.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -27,7 +29,7 @@ from facehub.geometry.five_points import five_points_from_468
 from facehub.geometry.landmarks68 import flip_index
 from facehub.reconstruction.uv import canonical_mesh, uv_layout
 from facehub.train.data import cache_root
-from facehub.train.data.teacher import load_teacher_cache
+from facehub.train.data.teacher import TeacherCache, load_teacher_cache
 from facehub.train.data.ytf68 import person_of
 
 LOOSE = 1.6  # loose crop field of view / model crop field of view
@@ -40,7 +42,7 @@ def ytf68_val_people(val_fraction: float = 0.12, seed: int = 0) -> set[str]:
     """The held-out people of ``facehub.train.data.ytf68.split_by_person`` (same seed and fraction)."""
     import random
 
-    cache = load_teacher_cache("ytf68")
+    cache = teacher_cache("ytf68")
     people = sorted({person_of(str(n)) for n in cache.names})
     random.Random(seed).shuffle(people)
     return set(people[: max(1, round(len(people) * val_fraction))])
@@ -69,10 +71,23 @@ class LooseCrops:
         if self.labels68 is None:
             self.labels68 = np.full((len(self.images), 68, 2), np.nan, dtype=np.float32)
 
+    FIELDS = ("images", "points", "names", "sources", "labels68")
+
     @classmethod
     def concat(cls, parts: list[LooseCrops]) -> LooseCrops:
         """The faces of ``parts`` in order (all cut at the same loose size)."""
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("images", "points", "names", "sources", "labels68")))
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS))
+
+    @classmethod
+    def load(cls, path: Path) -> LooseCrops:
+        """Read what ``save`` wrote."""
+        z = np.load(path)
+        return cls(*(z[f] for f in cls.FIELDS))
+
+    def save(self, path: Path) -> None:
+        """Write every field to the ``.npz`` at ``path`` (its folder made if needed)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **{f: getattr(self, f) for f in self.FIELDS})
 
 
 def loose_size(input_size: int) -> int:
@@ -105,38 +120,58 @@ def build_loose_crops(split: str, spec: CropSpec, loose_size: int) -> LooseCrops
     if path.is_file():
         z = np.load(path)
         if "labels68" in z.files:
-            return LooseCrops(z["images"], z["points"], z["names"], z["sources"], z["labels68"])
+            return LooseCrops.load(path)
         crops = LooseCrops(z["images"], z["points"], z["names"], z["sources"], _ytf68_labels(z["names"], z["sources"], spec, loose_size))
-        np.savez(path, images=crops.images, points=crops.points, names=crops.names, sources=crops.sources, labels68=crops.labels68)
+        crops.save(path)
         return crops
-    held = ytf68_val_people()
     images, points, names, sources = [], [], [], []
-    for dataset in TRAIN_SETS if split == "train" else VAL_SETS:
-        cache = load_teacher_cache(dataset)
-        for name, pts in zip(cache.names, cache.points):
-            if np.isnan(pts[0, 0]):
-                continue
-            if dataset == "ytf68" and ((person_of(str(name)) in held) != (split == "val")):
-                continue
-            image = np.asarray(Image.open(cache.image_dir / str(name)).convert("RGB"))
-            crop, moved, _ = cut_loose(image, pts, spec, loose_size)
-            images.append(crop)
-            points.append(moved)
-            names.append(str(name))
-            sources.append(dataset)
+    for dataset, name, index in source_faces(split):
+        cache = teacher_cache(dataset)
+        image = np.asarray(Image.open(cache.image_dir / name).convert("RGB"))
+        crop, moved, _ = cut_loose(image, cache.points[index], spec, loose_size)
+        images.append(crop)
+        points.append(moved)
+        names.append(name)
+        sources.append(dataset)
     names_, sources_ = np.array(names), np.array(sources)
     crops = LooseCrops(np.stack(images), np.stack(points), names_, sources_, _ytf68_labels(names_, sources_, spec, loose_size))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, images=crops.images, points=crops.points, names=crops.names, sources=crops.sources, labels68=crops.labels68)
+    crops.save(path)
     return crops
+
+
+@cache
+def teacher_cache(dataset: str) -> TeacherCache:
+    """``load_teacher_cache(dataset)``, read once per process."""
+    return load_teacher_cache(dataset)
+
+
+@cache
+def ytf68_human_points() -> dict[str, np.ndarray]:
+    """ytf68's human 68 points (68, 2) image pixels by file name, read once per process."""
+    from facehub.train.data.ytf68 import read_ytf68
+
+    return {sample.path.name: sample.points for sample in read_ytf68()}
+
+
+def source_faces(split: str, datasets: tuple[str, ...] | None = None) -> list[tuple[str, str, int]]:
+    """(dataset, file name, teacher-cache index) of every face the teacher fitted in ``datasets`` (default
+    ``TRAIN_SETS`` for "train", ``VAL_SETS`` for "val"), ytf68 restricted to its training or held-out people."""
+    held = ytf68_val_people()
+    faces = []
+    for dataset in datasets or (TRAIN_SETS if split == "train" else VAL_SETS):
+        cache = teacher_cache(dataset)
+        for index in np.flatnonzero(cache.found()):
+            name = str(cache.names[index])
+            if dataset == "ytf68" and ((person_of(name) in held) != (split == "val")):
+                continue
+            faces.append((dataset, name, int(index)))
+    return faces
 
 
 def _ytf68_labels(names: np.ndarray, sources: np.ndarray, spec: CropSpec, loose_size: int) -> np.ndarray:
     """(N, 68, 2) float32: ytf68's human labels moved into each loose crop (the crop's own teacher alignment); NaN elsewhere."""
-    from facehub.train.data.ytf68 import read_ytf68
-
-    labels = {sample.path.name: sample.points for sample in read_ytf68()}
-    cache = load_teacher_cache("ytf68")
+    labels = ytf68_human_points()
+    cache = teacher_cache("ytf68")
     index = {str(n): i for i, n in enumerate(cache.names)}
     out = np.full((len(names), 68, 2), np.nan, dtype=np.float32)
     for i, (name, source) in enumerate(zip(names, sources)):

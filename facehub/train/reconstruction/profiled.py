@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 from PIL import Image
@@ -25,13 +24,12 @@ from facehub.geometry.align import CropSpec
 from facehub.reconstruction.mesh import head_pose
 from facehub.train.data import cache_root
 from facehub.train.data.profiling import profile_face
-from facehub.train.data.teacher import TeacherCache, load_teacher_cache
-from facehub.train.data.ytf68 import person_of, read_ytf68
 from facehub.train.reconstruction.dataset import (
-    TRAIN_SETS,
     LooseCrops,
     cut_loose,
-    ytf68_val_people,
+    source_faces,
+    teacher_cache,
+    ytf68_human_points,
 )
 
 
@@ -52,25 +50,10 @@ def target_rotation(mesh: np.ndarray, poses: PoseRange, rng: np.random.Generator
     return (float(target_yaw - source.yaw), float(rng.uniform(-poses.pitch, poses.pitch)), float(rng.uniform(-poses.roll, poses.roll)))
 
 
-def _jobs(split: str) -> list[tuple[str, str, int]]:
-    """(dataset, file name, cache index) of every source face of ``split``: the training sets' faces (ytf68's
-    training people) for "train", ytf68's held-out people for "val"."""
-    held = ytf68_val_people()
-    jobs = []
-    for dataset in TRAIN_SETS if split == "train" else ("ytf68",):
-        cache = load_teacher_cache(dataset)
-        for index in np.flatnonzero(cache.found()):
-            name = str(cache.names[index])
-            if dataset == "ytf68" and ((person_of(name) in held) != (split == "val")):
-                continue
-            jobs.append((dataset, name, int(index)))
-    return jobs
-
-
 def _profile_one(args: tuple[str, str, int, int, CropSpec, int, PoseRange]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str] | None:
     dataset, name, index, seed, spec, loose_size, poses = args
-    cache = _teacher(dataset)
-    human = _human_points().get(name) if dataset == "ytf68" else None
+    cache = teacher_cache(dataset)
+    human = ytf68_human_points().get(name) if dataset == "ytf68" else None
     mesh = cache.points[index].astype(np.float64)
     image = np.asarray(Image.open(cache.image_dir / name).convert("RGB"))
     rng = np.random.default_rng(seed)
@@ -85,33 +68,17 @@ def _profile_one(args: tuple[str, str, int, int, CropSpec, int, PoseRange]) -> t
     return crop, points, labels, name, f"profiled_{dataset}"
 
 
-@cache
-def _teacher(dataset: str) -> TeacherCache:
-    return load_teacher_cache(dataset)
-
-
-_HUMAN: dict[str, np.ndarray] = {}
-
-
-def _human_points() -> dict[str, np.ndarray]:
-    """ytf68's human 68 points by file name (read once per process)."""
-    if not _HUMAN:
-        _HUMAN.update({s.path.name: s.points for s in read_ytf68()})
-    return _HUMAN
-
-
 def build_profiled_crops(split: str, spec: CropSpec, loose_size: int, poses: PoseRange = PoseRange(), seed: int = 0,
                          workers: int = 2) -> LooseCrops:
     """One turned view of every source face of ``split`` ("train" or "val") as loose crops (cached)."""
     path = cache_root() / "prnet" / f"profiled_{split}_{spec.size}_{spec.zoom}_{spec.shift_y}_{loose_size}_{seed}.npz"
     if path.is_file():
-        z = np.load(path)
-        return LooseCrops(z["images"], z["points"], z["names"], z["sources"], z["labels68"])
-    jobs = [(d, n, i, seed * 1_000_003 + k, spec, loose_size, poses) for k, (d, n, i) in enumerate(_jobs(split))]
+        return LooseCrops.load(path)
+    faces = source_faces(split, None if split == "train" else ("ytf68",))  # val: the held-out people
+    jobs = [(d, n, i, seed * 1_000_003 + k, spec, loose_size, poses) for k, (d, n, i) in enumerate(faces)]
     with ProcessPoolExecutor(workers) as pool:
         done = [r for r in pool.map(_profile_one, jobs, chunksize=16) if r is not None]
     images, points, labels, names, sources = (np.stack(x) if k < 3 else np.array(x) for k, x in enumerate(zip(*done)))
     crops = LooseCrops(images, points, names, sources, labels)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, images=crops.images, points=crops.points, names=crops.names, sources=crops.sources, labels68=crops.labels68)
+    crops.save(path)
     return crops
