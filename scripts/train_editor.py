@@ -32,7 +32,9 @@ def main() -> None:
     parser.add_argument("--parser", default=d.parser, help="checkpoint name or folder of the frozen parser; 'none'")
     parser.add_argument("--parsing-weight", type=float, default=d.parsing_weight)
     parser.add_argument("--parsing-batch", type=int, default=d.parsing_batch, help="batch items the parser critic sees")
-    parser.add_argument("--data", default=d.data, help="teacher-cached dataset, or an editing cache .npz")
+    parser.add_argument("--data", default=d.data, help="comma-separated: teacher-cached datasets, human-labelled "
+                        "folder/split (celebamask19/train), editing cache .npz files")
+    parser.add_argument("--init-from", default=d.init_from, help="generator weights to start from (exported folder)")
     parser.add_argument("--val-data", default=d.val_data, help="the same, for the sample grids")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export-only", action="store_true", help="export OUT/last.pt to --weights-out and stop")

@@ -75,3 +75,19 @@ def test_a_few_gan_steps_export_an_editor_that_loads_back(tmp_path: Path) -> Non
 
     only = train_editor(_config(tmp_path, export_only=True, weights_out=str(tmp_path / "again")))
     assert read_config(only)["training"] == again["training"]
+
+
+def test_init_from_starts_the_generator_from_exported_weights(tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    first = train_editor(_config(tmp_path, parser="none"))
+    _, start = _load(first)
+    # lr 0: one more step leaves the generator where --init-from put it
+    again = train_editor(_config(tmp_path, parser="none", out=str(tmp_path / "run2"), weights_out=str(tmp_path / "e2"),
+                                 init_from=str(first), lr=0.0, steps=1))
+    _, model = _load(again)
+    for key, value in start.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value)
+    fresh = train_editor(_config(tmp_path, parser="none", out=str(tmp_path / "run3"), weights_out=str(tmp_path / "e3"),
+                                 lr=0.0, steps=1))
+    _, other = _load(fresh)
+    assert any(not torch.equal(other.state_dict()[k], v) for k, v in start.state_dict().items())

@@ -6,6 +6,10 @@ points from the MediaPipe mesh) into the editor's crop and stores
 uint8, ``labels`` (N, S, S) uint8 EDIT_LABELS indices. Masks come from
 ``cache/parsing/<dataset>/<stem>.png`` (``scripts/pseudo_label_parsing.py``)
 when present, else from the same pseudo-labeller run here.
+``build_human_editing_cache`` does the same for a human-labelled parsing folder
+(``celebamask19/train``: its label PNGs, mapped by class name, and the detector's
+five points from ``cache/parsing/celebamask19_train.npz``), leaving out the photos that are also in the
+editor's evaluation folder (``celebamask_hair/val``: 5 of celebamask19/train, found by thumbnail).
 
 ``EditingPairs`` samples, per item, a target face and either the same face as
 source (paired: the target itself is the ground truth) or another face
@@ -24,7 +28,7 @@ from PIL import Image
 
 from facehub.editing.masks import EDIT_LABELS, to_edit_labels
 from facehub.geometry.align import CropSpec, alignment_matrix, warp_affine
-from facehub.train.data import cache_root
+from facehub.train.data import cache_root, data_root
 
 # The editor's crop: the whole head with its hair (small zoom = more context), a little lower.
 EDITOR_CROP = {"zoom": 0.65, "shift_y": 0.04}
@@ -59,6 +63,54 @@ def _labels_for(dataset: str, name: str, image: np.ndarray, cache, index: int) -
     return to_edit_labels(raw, FACEHUB.names)  # IGNORE (255) becomes background
 
 
+def _save_cache(out: Path, names: list[str], images: list[np.ndarray], labels: list[np.ndarray]) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, names=np.array(names), images=np.stack(images), labels=np.stack(labels))
+    return out
+
+
+EVALUATION_FOLDER = Path("celebamask_hair") / "val" / "images"  # scripts/eval_editor.py's pairs, under the data root
+
+
+def _thumbnail(image: Image.Image) -> np.ndarray:
+    """(16, 16) float grey thumbnail: identical photos differ by < 3 grey levels on average, others by > 10."""
+    return np.asarray(image.convert("L").resize((16, 16), Image.BILINEAR), np.float32)
+
+
+def _is_duplicate(thumb: np.ndarray, thumbs: np.ndarray) -> bool:
+    return bool(len(thumbs)) and float(np.abs(thumbs - thumb).mean((1, 2)).min()) < 3.0
+
+
+def build_human_editing_cache(dataset: str, split: str, size: int, exclude: Path | None = None) -> Path:
+    """Align every detected face of the human-labelled ``<data>/<dataset>/<split>`` except photos also in
+    ``exclude`` (default: the editor's evaluation folder); returns the .npz path."""
+    from tqdm import tqdm
+
+    from facehub.train.parsing.dataset import load_human_items
+
+    out = cache_root() / "editing" / f"{dataset}_{split}_{size}.npz"
+    if out.is_file():
+        return out
+    exclude = exclude or data_root() / EVALUATION_FOLDER
+    held_out = [_thumbnail(Image.open(p)) for p in sorted(exclude.glob("*.jpg"))] if exclude.is_dir() else []
+    held_out_thumbs = np.stack(held_out) if held_out else np.zeros((0, 16, 16), np.float32)
+    spec = editor_crop_spec(size)
+    names, images, labels, dropped = [], [], [], 0
+    for item in tqdm(load_human_items(split, (dataset,)), desc=f"editing cache {dataset}/{split}", mininterval=5):
+        photo = Image.open(item.image).convert("RGB")
+        if _is_duplicate(_thumbnail(photo), held_out_thumbs):
+            dropped += 1
+            continue
+        image = np.array(photo)  # writable, for torch.from_numpy
+        lab = to_edit_labels(np.asarray(Image.open(item.label)), item.labels)
+        crop, lab_crop = align_pair(image, lab, np.asarray(item.points5, np.float32), spec)
+        names.append(item.image.name)
+        images.append(crop)
+        labels.append(lab_crop)
+    print(f"[editing cache] {dataset}/{split}: {len(names)} faces, {dropped} left out (also in {exclude})", flush=True)
+    return _save_cache(out, names, images, labels)
+
+
 def build_editing_cache(dataset: str, size: int, limit: int | None = None) -> Path:
     """Align and label every teacher-found face of ``dataset``; returns the .npz path (reused when present)."""
     from tqdm import tqdm
@@ -81,9 +133,7 @@ def build_editing_cache(dataset: str, size: int, limit: int | None = None) -> Pa
         names.append(name)
         images.append(crop)
         labels.append(lab_crop)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, names=np.array(names), images=np.stack(images), labels=np.stack(labels))
-    return out
+    return _save_cache(out, names, images, labels)
 
 
 @dataclass
@@ -99,15 +149,24 @@ class EditingSample:
     swap: torch.Tensor
 
 
-class EditingPairs(torch.utils.data.Dataset):
-    """Paired (probability ``paired_p``) and unpaired samples from an editing cache, with random flips."""
+# EDIT_LABELS with left and right swapped: a mirrored face's left brow/eye is the unmirrored one's right
+_MIRROR = torch.arange(len(EDIT_LABELS))
+for _a, _b in (("left_eyebrow", "right_eyebrow"), ("left_eye", "right_eye")):
+    _MIRROR[EDIT_LABELS.index(_a)], _MIRROR[EDIT_LABELS.index(_b)] = EDIT_LABELS.index(_b), EDIT_LABELS.index(_a)
 
-    def __init__(self, path: Path, paired_p: float = 0.5, indices: np.ndarray | None = None, seed: int = 0):
-        archive = np.load(path)
-        keep = indices if indices is not None else np.arange(len(archive["names"]))
-        self.names = archive["names"][keep]
-        self.images = torch.from_numpy(archive["images"][keep]).permute(0, 3, 1, 2).contiguous()
-        self.labels = torch.from_numpy(archive["labels"][keep].astype(np.int64))
+
+class EditingPairs(torch.utils.data.Dataset):
+    """Paired (probability ``paired_p``) and unpaired samples from one or more editing caches, with random flips."""
+
+    def __init__(self, path: Path | list[Path], paired_p: float = 0.5, indices: np.ndarray | None = None, seed: int = 0):
+        archives = [np.load(p) for p in (path if isinstance(path, list) else [path])]
+        names = np.concatenate([a["names"].astype(str) for a in archives])
+        images = np.concatenate([a["images"] for a in archives])
+        labels = np.concatenate([a["labels"] for a in archives])
+        keep = indices if indices is not None else np.arange(len(names))
+        self.names = names[keep]
+        self.images = torch.from_numpy(images[keep]).permute(0, 3, 1, 2).contiguous()
+        self.labels = torch.from_numpy(labels[keep].astype(np.int64))
         self.paired_p = paired_p
         self.rng = np.random.default_rng(seed)
 
@@ -117,8 +176,8 @@ class EditingPairs(torch.utils.data.Dataset):
     def _get(self, index: int, flip: bool) -> tuple[torch.Tensor, torch.Tensor]:
         image = self.images[index].float() / 127.5 - 1.0
         labels = self.labels[index]
-        if flip:  # eyes are assigned by image side downstream, so no class swap is needed
-            image, labels = image.flip(-1), labels.flip(-1)
+        if flip:  # left/right classes swapped so that masks and the parser critic keep one convention
+            image, labels = image.flip(-1), _MIRROR[labels.flip(-1)]
         return image, labels
 
     def __getitem__(self, index: int) -> EditingSample:

@@ -28,6 +28,7 @@ from facehub.train.editing.dataset import (
     EDITOR_CROP,
     EditingPairs,
     build_editing_cache,
+    build_human_editing_cache,
     collate,
     one_hot,
 )
@@ -69,8 +70,10 @@ class EditorConfig:
     resume: bool = False
     export_only: bool = False  # export OUT/last.pt to weights_out and stop
     push_to_hub: str | None = None
-    data: str = "celebamask_hair_train"  # a teacher-cached dataset, or an editing cache .npz
-    val_data: str = "celebamask_hair_val"
+    # comma-separated: teacher-cached datasets, human-labelled folders ("celebamask19/train"), editing cache .npz files
+    data: str = "celebamask19/train,celebamask_hair_train"
+    val_data: str = "celebamask19/val"
+    init_from: str = ""  # generator weights to start from (an exported folder, e.g. weights/portrait-editor)
 
     @property
     def model_args(self) -> dict[str, Any]:
@@ -78,9 +81,19 @@ class EditorConfig:
                 "embed_channels": self.embed, "mask_channels": self.embed, "n_res": self.n_res, "with_decoders": True}
 
 
-def editing_cache(data: str, resolution: int) -> Path:
-    """``data`` itself when it is an .npz file, else the editing cache of that dataset (built when missing)."""
-    return Path(data) if data.endswith(".npz") else build_editing_cache(data, resolution)
+def editing_caches(data: str, resolution: int) -> list[Path]:
+    """One editing cache per comma-separated entry of ``data`` (built when missing): an .npz as it is, a
+    ``folder/split`` of human labels, or a teacher-cached dataset."""
+    paths = []
+    for entry in (e.strip() for e in data.split(",") if e.strip()):
+        if entry.endswith(".npz"):
+            paths.append(Path(entry))
+        elif "/" in entry:
+            dataset, split = entry.rsplit("/", 1)
+            paths.append(build_human_editing_cache(dataset, split, resolution))
+        else:
+            paths.append(build_editing_cache(entry, resolution))
+    return paths
 
 
 def sample_grid(model: PortraitEditor, batch: Batch, path: Path) -> None:
@@ -131,7 +144,7 @@ class EditorRecipe(Recipe):
     def batches(self, shard: Shard, start_step: int) -> Iterator[Batch]:
         c = self.config
         self.step = start_step
-        data = EditingPairs(editing_cache(c.data, c.resolution), paired_p=0.5, seed=start_step + 1_000_003 * shard.rank)
+        data = EditingPairs(editing_caches(c.data, c.resolution), paired_p=0.5, seed=start_step + 1_000_003 * shard.rank)
         critic = L.load_parser_critic(c.parser, EDITOR_CROP)
         if critic is not None:
             self.critic, folder = critic
@@ -175,7 +188,7 @@ class EditorRecipe(Recipe):
     def validate(self, model: torch.nn.Module, final: bool) -> dict[str, float]:
         """The sample grid of this step (rank 0); no scores (the editor keeps its final weights)."""
         if self.fixed is None:
-            val = EditingPairs(editing_cache(self.config.val_data, self.config.resolution), paired_p=0.0, seed=1)
+            val = EditingPairs(editing_caches(self.config.val_data, self.config.resolution), paired_p=0.0, seed=1)
             self.fixed = collate([val[i] for i in range(0, min(48, len(val)), 6)])
         sample_grid(model, self.fixed, Path(self.config.out) / "samples" / f"step_{self.step:06d}.png")
         return {}
@@ -206,7 +219,7 @@ def engine_config(config: EditorConfig) -> EngineConfig:
     return EngineConfig(
         out=config.out, lr=config.lr, steps=config.steps, minutes=config.minutes, minutes_per_run=True, schedule=None,
         val_every=config.sample_every, checkpoint_every=config.save_every, log_every=1, smoothing=0.0, resume=config.resume,
-        threads=config.threads, desc="editor",
+        threads=config.threads, desc="editor", init_from=config.init_from,
     )
 
 
