@@ -39,6 +39,10 @@ class FaceParser(Predictor):
     task = "parsing"
     fade_band: float | None = None  # None: the checkpoint's config["fade_band"] (0 = off when it has none)
 
+    def __init__(self, loaded, detector=None, device: torch.device | str | None = None):
+        super().__init__(loaded, detector=detector, device=device)
+        self.model.to(memory_format=torch.channels_last)  # see _softmax
+
     @property
     def labels(self) -> tuple[str, ...]:
         return tuple(self.config["labels"])
@@ -62,9 +66,6 @@ class FaceParser(Predictor):
         """(B, 3, s, s) -> (B, C, s, s) class probabilities: the model runs on channels-last tensors (the same numbers,
         about 20% faster convolutions on the CPU); the softmax runs after the copy back to contiguous NCHW (about 3x
         faster on the CPU than over the channels-last output's strided class axis)."""
-        if not getattr(self, "_channels_last", False):
-            self.model.to(memory_format=torch.channels_last)
-            self._channels_last = True
         return self.model(crops.contiguous(memory_format=torch.channels_last)).float().contiguous().softmax(1)
 
     def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> ParsingResult:
