@@ -1,7 +1,7 @@
-"""Train the mask-guided portrait editor (GAN) on aligned CelebAMask-HQ faces with pseudo-label masks
-(facehub/train/editing/recipe.py has the losses).
+"""Train the mask-guided portrait editor (GAN) on aligned CelebA-HQ faces: celebamask19/train's human masks and
+celebamask_hair_train's pseudo-label masks by default (facehub/train/editing/recipe.py has the losses).
 
-    python scripts/train_editor.py --resolution 64 --minutes 45 --out runs/editor
+    python scripts/train_editor.py --resolution 128 --init-from weights/portrait-editor --minutes 105 --out runs/editor
     python scripts/train_editor.py --resume --out runs/editor --minutes 10
     python scripts/train_editor.py --export-only --out runs/editor --push-to-hub you/portrait-editor
     torchrun --nproc_per_node 4 scripts/train_editor.py --out runs/editor   # DDP, --batch per process
