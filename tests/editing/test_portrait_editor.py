@@ -126,3 +126,30 @@ def test_crop_components_shapes() -> None:
     sizes = crop_sizes(64)
     for name in COMPONENTS:
         assert crops[name].shape == (B, 3, *sizes[name])
+
+
+def test_a_frame_embedding_is_its_own_inside_the_source_mask_and_its_mean_beyond() -> None:
+    embedding = torch.arange(2 * 4 * 4, dtype=torch.float32).view(1, 2, 4, 4)
+    gate = torch.zeros(1, 1, 4, 4)
+    gate[..., :2, :] = 1  # the source's hair: the top two rows
+    filled = PortraitEditor.fill_beyond_source(embedding, gate)
+    torch.testing.assert_close(filled[..., :2, :], embedding[..., :2, :])
+    mean = embedding[..., :2, :].mean((-2, -1), keepdim=True)
+    torch.testing.assert_close(filled[..., 2:, :], mean.expand(1, 2, 2, 4))
+    assert torch.equal(PortraitEditor.fill_beyond_source(embedding, torch.zeros_like(gate)), torch.zeros_like(embedding))
+
+
+def test_short_source_hair_on_a_longer_target_layout_still_drives_the_longer_part(model: PortraitEditor) -> None:
+    target_labels = face_labels(1)
+    source_labels = target_labels.clone()
+    source_labels[source_labels == 10] = 0
+    source_labels[:, 2 : 4, 6 : 10] = 10  # a little tuft where the target has a wide band of hair
+    bright = torch.ones(1, 3, R, R)
+    swap = torch.zeros(1, 5, dtype=torch.bool)
+    swap[:, COMPONENTS.index("hair")] = True
+    inputs = make_inputs(bright, one_hot(source_labels), -bright, one_hot(target_labels), swap)
+    assert torch.equal(inputs.frame_masks[:, 1], component_masks(one_hot(source_labels))[:, 4])
+    with_fill = model(**inputs.as_kwargs()).image
+    without = model(**{**inputs.as_kwargs(), "frame_masks": None}).image
+    hair_beyond = (target_labels[0] == 10) & (source_labels[0] != 10)
+    assert float((with_fill - without)[0, :, hair_beyond].abs().mean()) > 1e-4  # the tuft's features reach there

@@ -184,6 +184,13 @@ class PortraitEditor(nn.Module):
         """{name: (B, 3, h, w)} -> {name: (B, E, h/4, w/4)}."""
         return {name: self.encoders[name](crops[name]) for name in COMPONENTS}
 
+    @staticmethod
+    def fill_beyond_source(embedding: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        """(B, E, h, w) frame embedding, (B, 1, h, w) source mask at /4 in [0, 1] -> the embedding inside the
+        mask and its masked mean outside (zero where the source has none of the component)."""
+        mean = (embedding * gate).sum((-2, -1), keepdim=True) / gate.sum((-2, -1), keepdim=True).clamp(min=1e-6)
+        return embedding * gate + mean * (1 - gate)
+
     def forward(
         self,
         crops: dict[str, torch.Tensor],
@@ -191,18 +198,25 @@ class PortraitEditor(nn.Module):
         centres: torch.Tensor,
         background: torch.Tensor,
         keep: torch.Tensor,
+        frame_masks: torch.Tensor | None = None,
     ) -> EditorOutput:
         """Render the target mask with the source crops over the target's background.
 
         crops: {component: (B, 3, h, w)} in [-1, 1]; target_mask: (B, C, R, R)
         one-hot; centres: (B, 5, 2) target component centres in pixels;
         background: (B, 3, R, R) target with the edited area zeroed; keep: (B, 1,
-        R, R) 1 where the background is valid.
+        R, R) 1 where the background is valid; frame_masks: (B, 2, R, R) the masks
+        the face and hair crops were cut with (None: no fill beyond them).
         """
         embeddings = self.embed(crops)
         size = self.resolution // DOWN
         gates = F.avg_pool2d(component_masks(target_mask), DOWN)
-        placed = place_embeddings(embeddings, centres / DOWN, gates, size)
+        placed_from = dict(embeddings)
+        if frame_masks is not None:
+            frame_gates = F.avg_pool2d(frame_masks, DOWN)
+            for k, name in enumerate(FRAME_COMPONENTS):
+                placed_from[name] = self.fill_beyond_source(embeddings[name], frame_gates[:, k : k + 1])
+        placed = place_embeddings(placed_from, centres / DOWN, gates, size)
         features = self.generator(torch.cat([placed, self.mask_encoder(target_mask)], 1))
         back = self.background_encoder(torch.cat([background, keep], 1))
         image = self.background_decoder(torch.cat([features, back], 1))
@@ -257,10 +271,11 @@ class EditorInputs:
     background: torch.Tensor
     keep: torch.Tensor
     edit: torch.Tensor
+    frame_masks: torch.Tensor  # (B, 2, R, R): the masks the face and hair crops were cut with
 
     def as_kwargs(self) -> dict:
         return {"crops": self.crops, "target_mask": self.target_mask, "centres": self.centres,
-                "background": self.background, "keep": self.keep}
+                "background": self.background, "keep": self.keep, "frame_masks": self.frame_masks}
 
 
 def make_inputs(
@@ -289,8 +304,10 @@ def make_inputs(
         name: torch.where(swap[:, k].view(-1, 1, 1, 1), src_crops[name], tgt_crops[name])
         for k, name in enumerate(COMPONENTS)
     }
+    frame = [COMPONENTS.index(name) for name in FRAME_COMPONENTS]
+    frame_masks = torch.where(swap[:, frame].view(-1, len(frame), 1, 1), src_masks[:, frame], own_masks[:, frame])
     edit = tgt_masks.sum(1, keepdim=True) + own_masks.sum(1, keepdim=True)
     edit = F.max_pool2d(edit.clamp(0, 1), 3, 1, 1)
     keep = 1 - edit
-    return EditorInputs(crops, target_mask, component_centres(tgt_masks), target * keep, keep, edit)
+    return EditorInputs(crops, target_mask, component_centres(tgt_masks), target * keep, keep, edit, frame_masks)
 
