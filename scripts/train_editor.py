@@ -28,8 +28,6 @@ def main() -> None:
     for name in ("resolution", "width", "embed", "n_res", "batch", "steps", "parsing_every", "sample_every", "save_every", "threads"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(d, name))
     parser.add_argument("--lr", type=float, default=d.lr)
-    parser.add_argument("--d-lr", type=float, default=d.d_lr, help="the discriminators' learning rate (0: --lr)")
-    parser.add_argument("--spectral-d", action="store_true", help="spectral normalisation in the discriminators")
     parser.add_argument("--minutes", type=float, default=d.minutes, help="wall-clock budget of this run")
     parser.add_argument("--parser", default=d.parser, help="checkpoint name or folder of the frozen parser; 'none'")
     parser.add_argument("--parsing-weight", type=float, default=d.parsing_weight)

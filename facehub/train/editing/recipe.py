@@ -58,8 +58,6 @@ class EditorConfig:
     n_res: int = 3
     batch: int = 8  # per process
     lr: float = 2e-4
-    d_lr: float = 0.0  # the discriminators' learning rate (0: lr)
-    spectral_d: bool = False  # spectral normalisation in the discriminators
     steps: int = 100_000
     minutes: float = 45.0  # wall-clock budget of this run
     parser: str = "bisenet"  # checkpoint name or folder of the frozen parser; "none"
@@ -138,12 +136,10 @@ class EditorRecipe(Recipe):
     def models(self) -> dict[str, torch.nn.Module]:
         c = self.config
         return {"generator": PortraitEditor(**c.model_args),
-                "discriminator": TwoScaleDiscriminator(len(EDIT_LABELS), width=c.width * 2, spectral=c.spectral_d)}
+                "discriminator": TwoScaleDiscriminator(len(EDIT_LABELS), width=c.width * 2)}
 
     def optimisers(self, models: dict[str, torch.nn.Module], config: EngineConfig) -> dict[str, torch.optim.Optimizer]:
-        c = self.config
-        rates = {"generator": c.lr, "discriminator": c.d_lr or c.lr}
-        return {name: torch.optim.Adam(m.parameters(), lr=rates[name], betas=(0.5, 0.999)) for name, m in models.items()}
+        return {name: torch.optim.Adam(m.parameters(), lr=self.config.lr, betas=(0.5, 0.999)) for name, m in models.items()}
 
     def batches(self, shard: Shard, start_step: int) -> Iterator[Batch]:
         c = self.config
