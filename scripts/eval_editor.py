@@ -37,6 +37,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 100.0 if mse < 1e-10 else 10 * np.log10(255.0**2 / mse)
 
 
+def f1(want: np.ndarray, got: np.ndarray) -> float:
+    """F1 (Dice) of two (H, W) bool masks."""
+    return float(2 * (want & got).sum() / max(1, want.sum() + got.sum()))
+
+
 def laplacian_variance(image: np.ndarray, mask: np.ndarray) -> float | None:
     """Variance of the 4-neighbour Laplacian of (H, W, 3) uint8 ``image`` in grey over the (H, W) bool ``mask``
     eroded by 2 px; None when fewer than 50 pixels remain."""
@@ -73,6 +79,11 @@ def laplacian_variance(image: np.ndarray, mask: np.ndarray) -> float | None:
     inner = erode(torch.from_numpy(mask), 2).numpy()
     inner[[0, -1], :] = inner[:, [0, -1]] = False
     return float(lap[inner].var()) if inner.sum() >= 50 else None
+
+
+def at_photo_scale(image: np.ndarray, mask: np.ndarray, points5: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` and ``mask`` as they are (``at_crop_scale``'s counterpart)."""
+    return image, mask
 
 
 def at_crop_scale(editor, image: np.ndarray, mask: np.ndarray, points5: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -133,13 +144,11 @@ def measure(editor, source: np.ndarray, target: np.ndarray, parts: tuple[str, ..
     src_c, tgt_c = lab_mean(source, src_region), lab_mean(target, tgt_region)
     if out_c is not None and src_c is not None and tgt_c is not None:
         row["closer_to_source"] = bool(np.linalg.norm(out_c - src_c) < np.linalg.norm(out_c - tgt_c))
-    out_sharp, real_sharp = laplacian_variance(result.image, region), laplacian_variance(source, src_region)
-    if out_sharp is not None and real_sharp:
-        row["sharpness"] = out_sharp / real_sharp
-    out_sharp = laplacian_variance(*at_crop_scale(editor, result.image, region, tgt.face.points))
-    real_sharp = laplacian_variance(*at_crop_scale(editor, source, src_region, src.face.points))
-    if out_sharp is not None and real_sharp:
-        row["sharpness_crop"] = out_sharp / real_sharp
+    for key, scaled in (("sharpness", at_photo_scale), ("sharpness_crop", partial(at_crop_scale, editor))):
+        out_sharp = laplacian_variance(*scaled(result.image, region, tgt.face.points))
+        real_sharp = laplacian_variance(*scaled(source, src_region, src.face.points))
+        if out_sharp is not None and real_sharp:
+            row[key] = out_sharp / real_sharp
     if getattr(editor, "can_reparse", True):
         reparsed = editor.parse(result.image)
         if reparsed.class_map is not None:
@@ -151,13 +160,13 @@ def measure(editor, source: np.ndarray, target: np.ndarray, parts: tuple[str, ..
                     want, got = intended == INDEX[name], reparsed.class_map == INDEX[name]
                     if want.sum() == 0 and got.sum() == 0:
                         continue
-                    scores.append(2 * (want & got).sum() / max(1, want.sum() + got.sum()))
+                    scores.append(f1(want, got))
             row["f1"] = float(np.mean(scores)) if scores else float("nan")
             components = []
             for part in parts:
                 want, got = part_mask(intended, part), part_mask(reparsed.class_map, part)
                 if want.any() or got.any():
-                    components.append(2 * (want & got).sum() / max(1, want.sum() + got.sum()))
+                    components.append(f1(want, got))
             row["f1_component"] = float(np.mean(components)) if components else float("nan")
     row["result"] = result
     return row
@@ -241,8 +250,8 @@ def write_card(folder: Path, metrics: dict, note: str) -> None:
             "pairs: consecutive images of `celebamask_hair/val`, never trained on."
         ),
         training=(
-            f"{training.get('command') or 'python scripts/train_editor.py --resolution ' + str(config['input_size'])} "
-            f"(model_args {json.dumps(args)}); batch {training.get('batch')}, Adam 2e-4 (β 0.5, 0.999), "
+            f"`python scripts/train_editor.py --resolution {config['input_size']} --init-from weights/portrait-editor ...` "
+            f"(the runs' full commands are under *Held-out pairs*; model_args {json.dumps(args)}); batch {training.get('batch')}, Adam 2e-4 (β 0.5, 0.999), "
             f"{training.get('steps')} steps. Losses: local reconstruction L2 (λ=10), global L1 reconstruction on paired "
             "samples (λ=10) plus L1 on the kept background, hinge adversarial loss with feature matching (λ=10, paired "
             f"samples), parsing cross-entropy through the frozen parser: {training.get('parser_critic', 'not used')}. "
@@ -264,7 +273,8 @@ def write_card(folder: Path, metrics: dict, note: str) -> None:
             "source photo inside its part (both eroded by 2 px; 1.0 = as sharp as the real part), median over pairs; "
             "at crop scale: the same after resizing both photos to the editor's crop scale (the GAN's resolution)."
             "\n\n### Limitations\n\nHair masks of the parser decide everything: glasses, hands or dark clothes it "
-            "labels hair are moved with it (only hair blobs not connected to the head are dropped). The target's uncovered hair is inpainted smoothly (no texture). Faces turned far apart "
+            "labels hair are moved with it (only hair blobs not connected to the head are dropped). The target's "
+            "uncovered hair: the blend fills it with patches of the surroundings, the GAN with a flat smear. Faces turned far apart "
             "(one frontal, one profile) give misplaced parts. The GAN output is low resolution and blurrier than the "
             "real parts (sharpness column)."
         ),
