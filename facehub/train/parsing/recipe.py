@@ -73,6 +73,7 @@ class ParsingConfig:
     reward: float = 0.0  # weight of the REINFORCE F1 term (0 = off)
     reward_start: float = 0.5  # fraction of the budget after which the reward term is on
     val_every_minutes: float = 15.0
+    val_every_steps: int = 0  # 0 = by minutes only; compare_reward validates both runs at the same steps
     val_items: int = 200
     final_val_items: int = 0  # 0 = the whole validation split
     checkpoint_every_minutes: float = 5.0
@@ -216,7 +217,8 @@ def engine_config(config: ParsingConfig, resume: bool = False) -> engine.EngineC
     return engine.EngineConfig(
         out=config.out, lr=config.lr, weight_decay=config.weight_decay, minutes=config.minutes, max_steps=config.max_steps,
         schedule=None if config.schedule == "constant" else PARSING_SCHEDULE, clip_grad=5.0,
-        val_every_minutes=config.val_every_minutes, checkpoint_every_minutes=config.checkpoint_every_minutes,
+        val_every=config.val_every_steps, val_every_minutes=config.val_every_minutes,
+        checkpoint_every_minutes=config.checkpoint_every_minutes,
         log_every=20, smoothing=0.9, monitor=config.monitor, mode="max", export_final=True,
         report=("human_mean11", "coarse_mean5", "turned_mean5"), resume=resume,
         init_from="" if _is_folder(config.init_from) else config.init_from, seed=config.seed,
@@ -237,12 +239,15 @@ def train(config: ParsingConfig, resume: bool = False) -> Path:
 
 def compare_reward(config: ParsingConfig, steps: int) -> dict[str, dict[str, float]]:
     """Fine-tune ``config.init_from`` twice for ``steps`` steps with identical batches: cross-entropy
-    (+ Dice) alone, then with the REINFORCE F1 term (weight ``config.reward``, on from the start).
-    Returns the final validation scores of both; runs go to ``<out>/ce`` and ``<out>/reward``."""
+    (+ Dice) alone, then with the REINFORCE F1 term (weight ``config.reward``, on from the start); both are
+    validated at the same steps (every ``steps // 4`` unless ``config.val_every_steps`` says), so their
+    ``log.csv`` curves line up. Returns the final validation scores of both; runs go to ``<out>/ce`` and
+    ``<out>/reward``."""
     results = {}
     for name, reward in (("ce", 0.0), ("reward", config.reward or 0.5)):
         run = replace(config, out=str(Path(config.out) / name), reward=reward, reward_start=0.0, max_steps=steps,
-                      minutes=10**6, val_every_minutes=10**6, schedule="constant")
+                      minutes=10**6, val_every_minutes=0.0, val_every_steps=config.val_every_steps or max(1, steps // 4),
+                      schedule="constant")
         train(run)
         results[name] = json.loads((Path(run.out) / "best" / "metrics.json").read_text())
     (Path(config.out) / "comparison.json").write_text(json.dumps(results, indent=2))

@@ -1,8 +1,8 @@
 """Start a parser with one label set from a checkpoint trained on another (e.g. FACEHUB's 15 -> CelebAMask-HQ's 19).
 
-Every weight is copied except the class-output layers (first dimension = the number of classes): their rows
-are picked by class name through the same aliases as ``facehub.parsing.labels.convert`` (``left_eye`` ->
-``l_eye``); a class the source lacks starts as a copy of a related class (``NEW_CLASS_DONORS``) with its bias
+Every weight is copied except the class-output layers (their class axis: 0 for a convolution, 1 for a
+transposed one): their rows are picked by class name through the same aliases as
+``facehub.parsing.labels.convert`` (``left_eye`` -> ``l_eye``); a class the source lacks starts as a copy of a related class (``NEW_CLASS_DONORS``) with its bias
 lowered by ``NEW_CLASS_BIAS``, so the start predicts it rarely and behaves like the source model.
 """
 
@@ -41,6 +41,17 @@ def is_new_class(source: LabelSet, target: LabelSet) -> np.ndarray:
     return np.array([i not in forward for i in range(len(target))])
 
 
+def _class_axis(incoming: tuple[int, ...], wanted: tuple[int, ...], n_source: int, n_target: int) -> int | None:
+    """The axis holding the classes of a class-output weight (0 for Conv2d/Linear, 1 for ConvTranspose2d),
+    or None where the shapes already agree or differ elsewhere."""
+    if incoming == wanted or len(incoming) != len(wanted):
+        return None
+    differing = [i for i, (a, b) in enumerate(zip(incoming, wanted)) if a != b]
+    if len(differing) == 1 and incoming[differing[0]] == n_source and wanted[differing[0]] == n_target:
+        return differing[0]
+    return None
+
+
 def load_relabelled(model: torch.nn.Module, folder: str | Path, target: LabelSet) -> None:
     """Load the ``save_pretrained`` parser ``folder`` into ``model`` (built for ``target``'s classes)."""
     folder = Path(folder)
@@ -59,9 +70,9 @@ def load_relabelled(model: torch.nn.Module, folder: str | Path, target: LabelSet
         if key not in weights:
             raise KeyError(f"{folder}: no weight {key!r} for this architecture.")
         incoming = weights[key].to(value.dtype)
-        if incoming.shape != value.shape and incoming.shape[0] == len(source) and value.shape[0] == len(target) \
-                and incoming.shape[1:] == value.shape[1:]:
-            incoming = incoming[rows].clone()
+        axis = _class_axis(tuple(incoming.shape), tuple(value.shape), len(source), len(target))
+        if axis is not None:
+            incoming = incoming.index_select(axis, rows).clone()
             if key.endswith("bias"):
                 incoming[new] -= NEW_CLASS_BIAS
         if incoming.shape != value.shape:
