@@ -34,8 +34,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = ParsingConfig()
     for f in fields(ParsingConfig):
-        if f.name != "model_args":
-            parser.add_argument("--" + f.name.replace("_", "-"), type=type(getattr(defaults, f.name)), default=getattr(defaults, f.name))
+        if f.name == "model_args":
+            continue
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            parser.add_argument("--" + f.name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=default)
+        else:
+            parser.add_argument("--" + f.name.replace("_", "-"), type=type(default), default=default)
     parser.add_argument("--model-args", type=json.loads, default=None, help="JSON constructor kwargs of the family")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--compare-reward", type=int, default=0, metavar="STEPS",

@@ -158,3 +158,22 @@ def test_human_share_sets_the_sampling_mass_of_human_labels(tmp_path) -> None:
     assert np.isclose(weights[human].sum() / weights.sum(), 0.6)
     plain = ParsingTrainSet(items, CropSpec(64), [0.5] * 3, [0.5] * 3).weights()
     assert np.isclose(plain[human].sum() / plain.sum(), 0.2)  # no share: by count
+
+
+def test_rare_boost_weights_the_human_faces_that_show_glasses(tmp_path) -> None:
+    from facehub.geometry.align import CropSpec
+    from facehub.train.parsing.dataset import ParsingItem, ParsingTrainSet
+
+    five = np.array([[40.0, 50.0], [88.0, 50.0], [64.0, 72.0], [46.0, 92.0], [82.0, 92.0]])
+    items = []
+    for i in range(4):
+        label = np.ones((8, 8), np.uint8)  # skin
+        if i == 0:
+            label[2, 2] = CELEBAMASK.index("eye_g")
+        Image.fromarray(label).save(tmp_path / f"{i}.png")
+        items.append(ParsingItem(tmp_path / f"{i}.jpg", tmp_path / f"{i}.png", five, "x", CELEBAMASK.names, human=i < 3))
+    boosted = ParsingTrainSet(items, CropSpec(64), [0.5] * 3, [0.5] * 3, human_share=0.5, rare_boost=3.0).weights()
+    assert np.isclose(boosted[0], 3 * boosted[1]) and np.isclose(boosted[1], boosted[2])
+    assert np.isclose(boosted[:3].sum() / boosted.sum(), 0.5)  # the share holds
+    plain = ParsingTrainSet(items, CropSpec(64), [0.5] * 3, [0.5] * 3, human_share=0.5).weights()
+    assert np.isclose(plain[0], plain[1])

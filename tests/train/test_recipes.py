@@ -46,7 +46,7 @@ def test_parsing_recipe_trains_and_exports(tmp_path: Path, family: str) -> None:
     model_args = ({"backbone_width": 8, "spatial_width": 8, "context_width": 16, "fuse_width": 16} if family == "bisenet"
                   else {"image_size": 64, "patch": 16, "dim": 16, "depth": 1, "heads": 2, "mlp": 16, "decoder_width": 8})
     config = ParsingConfig(family=family, out=str(tmp_path / "run"), model_args=model_args, input_size=64, batch=2,
-                           max_steps=3, reward=0.5, reward_start=0.0)
+                           max_steps=3, reward=0.5, reward_start=0.0, partial_labels=True, rare_boost=3.0)
     state = engine.train(ParsingRecipe(config, items[:4], items[4:]), engine_config(config))
     assert state.step == 3
     best = tmp_path / "run" / "best"

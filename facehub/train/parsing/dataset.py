@@ -91,6 +91,15 @@ def load_items(split: str, root: Path | None = None, human: tuple[str, ...] = ()
     return items
 
 
+RARE_CLASSES = ("eye_g", "hat", "ear_r", "neck_l")  # in under a fifth of celebamask19's faces each
+
+
+def shows_rare_class(item: ParsingItem) -> bool:
+    """Whether ``item``'s label map holds any pixel of ``RARE_CLASSES`` (by its own class names)."""
+    rare = [i for i, name in enumerate(item.labels) if name in RARE_CLASSES]
+    return bool(rare) and bool(np.isin(np.asarray(Image.open(item.label)), rare).any())
+
+
 def yaw_proxy(points5: np.ndarray) -> float:
     """|nose offset from the eye midpoint| / eye distance: ~0 frontal, >0.3 clearly turned."""
     eyes = points5[1] - points5[0]
@@ -117,12 +126,13 @@ class ParsingTrainSet(torch.utils.data.Dataset):
 
     def __init__(self, items: list[ParsingItem], spec: CropSpec, mean: list[float], std: list[float],
                  config: ParsingAugment | None = None, seed: int = 0, labels: LabelSet = FACEHUB,
-                 human_share: float = 0.0) -> None:
+                 human_share: float = 0.0, rare_boost: float = 1.0) -> None:
         """``labels``: the label set of the returned maps; ``human_share`` in [0, 1): the share of samples
-        drawn from human-labelled items (0 = as many as their count gives)."""
+        drawn from human-labelled items (0 = as many as their count gives); ``rare_boost``: the weight of a
+        human-labelled face whose map shows one of ``RARE_CLASSES``."""
         self.items, self.spec, self.mean, self.std = items, spec, mean, std
         self.config = config or ParsingAugment()
-        self.labels, self.human_share = labels, human_share
+        self.labels, self.human_share, self.rare_boost = labels, human_share, rare_boost
         self.permutation = labels.flip_permutation()
         self.rng = np.random.default_rng(seed)
 
@@ -135,16 +145,20 @@ class ParsingTrainSet(torch.utils.data.Dataset):
         yaw = np.array([yaw_proxy(item.points5) for item in self.items])
         weights = 1.0 + (yaw > 0.2) + (yaw > 0.35)
         human = np.array([item.human for item in self.items], dtype=bool)
+        if self.rare_boost != 1.0:
+            weights[[i for i in np.flatnonzero(human) if shows_rare_class(self.items[i])]] *= self.rare_boost
         if self.human_share > 0 and human.any() and (~human).any():
             weights[human] *= self.human_share / weights[human].sum()
             weights[~human] *= (1 - self.human_share) / weights[~human].sum()
         return weights
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns image (3, s, s) float normalised and label (s, s) int64 (255 = ignore)."""
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns image (3, s, s) float normalised, label (s, s) int64 (255 = ignore) and whether a person
+        drew it (() bool)."""
         image, label = read_pair(self.items[index], self.labels)
         crop, crop_label = augment(image, label, self.items[index].points5, self.spec, self.permutation, self.rng, self.config)
-        return to_tensor(crop, self.mean, self.std), torch.from_numpy(crop_label.astype(np.int64))
+        return (to_tensor(crop, self.mean, self.std), torch.from_numpy(crop_label.astype(np.int64)),
+                torch.tensor(self.items[index].human))
 
 
 class ParsingValSet(ParsingTrainSet):

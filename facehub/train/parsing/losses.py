@@ -12,11 +12,29 @@ import torch.nn.functional as F
 IGNORE = 255
 
 
+def pixel_cross_entropy(logits: torch.Tensor, target: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, H, W) CE per pixel, 0 at ignore pixels. ``allowed`` (B, C, C) bool: row t of sample b marks the
+    classes a pixel labelled t may be (partial labels, ``facehub.train.parsing.partial``); the pixel then
+    costs ``-log sum_allowed p``. None = plain CE."""
+    if allowed is None:
+        return F.cross_entropy(logits, target, ignore_index=IGNORE, reduction="none")
+    num_classes = logits.shape[1]
+    valid = target != IGNORE
+    rows = allowed[torch.arange(target.shape[0], device=target.device).view(-1, 1, 1), target.clamp(max=num_classes - 1)]
+    masked = logits.masked_fill(~rows.permute(0, 3, 1, 2), float("-inf"))
+    losses = logits.logsumexp(1) - masked.logsumexp(1)
+    return torch.where(valid, losses, torch.zeros_like(losses))
+
+
 def ohem_cross_entropy(logits: torch.Tensor, target: torch.Tensor, keep: float = 0.3, threshold: float = 0.7,
-                       weight: torch.Tensor | None = None) -> torch.Tensor:
+                       weight: torch.Tensor | None = None, allowed: torch.Tensor | None = None) -> torch.Tensor:
     """Pixel CE averaged over the hard pixels: those with p(true) < ``threshold``, at least the
-    ``keep`` fraction of valid pixels (the hardest ones). ``keep=1`` is plain CE."""
-    losses = F.cross_entropy(logits, target, weight=weight, ignore_index=IGNORE, reduction="none").flatten()
+    ``keep`` fraction of valid pixels (the hardest ones). ``keep=1`` is plain CE. ``allowed``: partial
+    labels as in ``pixel_cross_entropy`` (not with ``weight``)."""
+    if allowed is not None:
+        losses = pixel_cross_entropy(logits, target, allowed).flatten()
+    else:
+        losses = F.cross_entropy(logits, target, weight=weight, ignore_index=IGNORE, reduction="none").flatten()
     valid = (target != IGNORE).flatten()
     losses = losses[valid]
     if losses.numel() == 0:

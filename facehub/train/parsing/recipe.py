@@ -36,6 +36,7 @@ from facehub.train.parsing.dataset import (
     load_items,
     yaw_proxy,
 )
+from facehub.train.parsing.partial import alternatives_table, sample_tables
 from facehub.train.parsing.relabel import load_relabelled
 from facehub.train.parsing.losses import (
     dice_loss,
@@ -59,6 +60,8 @@ class ParsingConfig:
     label_set: str = "celebamask"
     human_sets: str = "celebamask19"  # comma-separated; "" = pseudo-labels only
     human_share: float = 0.6  # share of training samples drawn from the human-labelled sets
+    rare_boost: float = 1.0  # sampling weight of a human-labelled face showing glasses, a hat, an earring or a necklace
+    partial_labels: bool = False  # teacher "skin" may be glasses etc. (facehub.train.parsing.partial)
     input_size: int = 384
     zoom: float = 0.55  # CelebA-HQ's own framing is ~0.74 (scripts/detect_parsing_faces.py points): this shows the whole head
     shift_y: float = -0.03  # face a little above centre: more neck, shoulders and long hair below
@@ -104,14 +107,19 @@ def checkpoint_config(config: ParsingConfig) -> dict:
 
 
 def compute_losses(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, config: ParsingConfig,
-                   use_reward: bool) -> tuple[torch.Tensor, dict[str, float]]:
-    """Total loss and its parts for one batch (images (B, 3, s, s), labels (B, s, s) int64, 255 = ignore):
-    OHEM CE (+ aux heads) + Dice (+ REINFORCE F1)."""
+                   use_reward: bool, human: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    """Total loss and its parts for one batch (images (B, 3, s, s), labels (B, s, s) int64, 255 = ignore;
+    ``human`` (B,) bool, which samples a person labelled): OHEM CE (+ aux heads; partial labels on the
+    teacher's samples with ``config.partial_labels``) + Dice (+ REINFORCE F1)."""
     aux_capable = config.family == "bisenet" and config.aux > 0
     outputs = model(images, with_aux=True) if aux_capable else [model(images)]
     logits = outputs[0]
-    ce = ohem_cross_entropy(logits, labels, keep=config.ohem_keep)
-    total = ce + sum(config.aux * ohem_cross_entropy(o, labels, keep=config.ohem_keep) for o in outputs[1:])
+    allowed = None
+    if config.partial_labels and human is not None:
+        allowed = sample_tables(human, alternatives_table(config.labels).to(labels.device))
+    ce = ohem_cross_entropy(logits, labels, keep=config.ohem_keep, allowed=allowed)
+    total = ce + sum(config.aux * ohem_cross_entropy(o, labels, keep=config.ohem_keep, allowed=allowed)
+                     for o in outputs[1:])
     parts = {"ce": float(ce.detach())}
     if config.dice > 0:
         dice = dice_loss(logits, labels)
@@ -193,16 +201,17 @@ class ParsingRecipe(engine.Recipe):
     def batches(self, shard: engine.Shard, start_step: int):
         """This rank's crops of one seeded weighted stream; augmentation randomness differs per rank."""
         train_set = ParsingTrainSet(self.train_items, self.spec, MEAN, STD, seed=self.config.seed + shard.rank,
-                                    labels=self.config.labels, human_share=self.config.human_share)
+                                    labels=self.config.labels, human_share=self.config.human_share,
+                                    rare_boost=self.config.rare_boost)
         generator = torch.Generator().manual_seed(self.config.seed)
         sampler = torch.utils.data.WeightedRandomSampler(train_set.weights(), num_samples=10**7, replacement=True,
                                                          generator=generator)
         return engine.shard_loader(train_set, self.config.batch, shard, start_step, sampler=sampler)
 
     def loss(self, model: torch.nn.Module, batch, ctx: engine.StepContext) -> tuple[torch.Tensor, dict[str, float]]:
-        images, labels = batch
+        images, labels, human = batch
         use_reward = self.config.reward > 0 and ctx.progress >= self.config.reward_start
-        return compute_losses(model, images, labels, self.config, use_reward)
+        return compute_losses(model, images, labels, self.config, use_reward, human)
 
     def validate(self, model: torch.nn.Module, final: bool) -> dict[str, float]:
         return validate(model, self.val_set, self.config.final_val_items if final else self.config.val_items)
