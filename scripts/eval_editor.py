@@ -185,6 +185,8 @@ def summarise(rows: list[dict]) -> dict:
         if sharp:
             out[f"{key}_median"] = float(np.median(sharp))
     out["ms_median"] = float(np.median([r["ms"] for r in rows]))
+    out["per_pair"] = {key: [round(float(r[key]), 4) if key in r else None for r in rows]
+                       for key in ("psnr_outside", "f1", "f1_component", "sharpness")}  # to find the pair that moved
     return out
 
 
