@@ -30,6 +30,17 @@ DEFAULT_ARGS = {
 }
 
 
+def starting_args(family: str, init_from: str) -> dict:
+    """The architecture of an ``--init-from`` checkpoint folder of the same family (classes excepted: they follow
+    ``--label-set``), else ``DEFAULT_ARGS[family]``: fine-tuning a shipped model needs no ``--model-args``."""
+    config_path = Path(init_from) / "config.json" if init_from else None
+    if config_path is not None and config_path.is_file():
+        config = json.loads(config_path.read_text())
+        if config.get("family") == family:
+            return {k: v for k, v in config["model_args"].items() if k != "num_classes"}
+    return dict(DEFAULT_ARGS[family])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = ParsingConfig()
@@ -48,7 +59,7 @@ def main() -> None:
     parser.add_argument("--push-to-hub", default=None, metavar="REPO")
     args = parser.parse_args()
     values = {f.name: getattr(args, f.name) for f in fields(ParsingConfig) if f.name != "model_args"}
-    config = ParsingConfig(**values, model_args=args.model_args or dict(DEFAULT_ARGS[args.family]))
+    config = ParsingConfig(**values, model_args=args.model_args or starting_args(args.family, args.init_from))
     if args.family == "face_transformer":
         config.model_args.setdefault("image_size", config.input_size)
     if args.compare_reward:
