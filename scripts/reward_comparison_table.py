@@ -43,12 +43,14 @@ def main() -> None:
     print(table(["group (celebamask19/val, aligned crops)"] + list(RUNS),
                 [[key.removeprefix("human_")] + [f"{float(final[name][key]):.3f}" for name in RUNS] for key in groups]
                 + [["**mean**"] + [f"**{float(final[name]['human_mean11']):.4f}**" for name in RUNS]]))
-    rewards = [float(row["reward"]) for row in logs["reward"] if row.get("reward")]
+    rewards = [(int(row["step"]), float(row["reward"])) for row in logs["reward"] if row.get("reward")]
+    first = [r for step, r in rewards if step <= 100]
+    last = [r for step, r in rewards if step > int(steps[-1]) - 100]
     minutes = {name: max(float(row["minutes"]) for row in logs[name] if row.get("minutes")) for name in RUNS}
     print()
     print(f"Steps {steps[-1]} each; wall minutes: ce {minutes['ce']:.1f}, reward {minutes['reward']:.1f}. "
-          f"Mean sampled reward (per-image F1) of the REINFORCE term: first 100 logged steps "
-          f"{sum(rewards[:5]) / max(1, len(rewards[:5])):.3f}, last {sum(rewards[-5:]) / max(1, len(rewards[-5:])):.3f}.")
+          f"Mean sampled reward (per-image F1) of the REINFORCE term: first 100 steps "
+          f"{sum(first) / max(1, len(first)):.3f}, last 100 {sum(last) / max(1, len(last)):.3f}.")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from facehub.hub import CONFIG_NAME, read_config  # noqa: E402
 from facehub.train.distributed import is_main_process  # noqa: E402
 from facehub.train.parsing.recipe import ParsingConfig, compare_reward, train  # noqa: E402
 
@@ -33,10 +34,9 @@ DEFAULT_ARGS = {
 def starting_args(family: str, init_from: str) -> dict:
     """The architecture of an ``--init-from`` checkpoint folder of the same family (classes excepted: they follow
     ``--label-set``), else ``DEFAULT_ARGS[family]``: fine-tuning a shipped model needs no ``--model-args``."""
-    config_path = Path(init_from) / "config.json" if init_from else None
-    if config_path is not None and config_path.is_file():
-        config = json.loads(config_path.read_text())
-        if config.get("family") == family:
+    if init_from and (Path(init_from) / CONFIG_NAME).is_file():
+        config = read_config(Path(init_from), init_from)
+        if config["family"] == family:
             return {k: v for k, v in config["model_args"].items() if k != "num_classes"}
     return dict(DEFAULT_ARGS[family])
 

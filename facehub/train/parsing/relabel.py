@@ -2,8 +2,9 @@
 
 Every weight is copied except the class-output layers (their class axis: 0 for a convolution, 1 for a
 transposed one): their rows are picked by class name through the same aliases as
-``facehub.parsing.labels.convert`` (``left_eye`` -> ``l_eye``); a class the source lacks starts as a copy of a related class (``NEW_CLASS_DONORS``) with its bias
-lowered by ``NEW_CLASS_BIAS``, so the start predicts it rarely and behaves like the source model.
+``facehub.parsing.labels.convert`` (``left_eye`` -> ``l_eye``); a class the source lacks starts as a copy of a
+related class (``NEW_CLASS_DONORS``) with its bias lowered by ``NEW_CLASS_BIAS``, so the start predicts it
+rarely and behaves like the source model.
 """
 
 from __future__ import annotations
