@@ -149,12 +149,26 @@ def download_stem(path: str) -> str:
     return Path(path).stem or "photo"
 
 
-def preview(image: Image.Image | np.ndarray, folder: Path, name: str) -> str:
-    """``folder/name.jpg``: a JPEG of ``image`` for the page (fast to send; the PNG stays in the downloads)."""
+def preview(image: Image.Image | np.ndarray, folder: Path, name: str, lossless: bool = False) -> str:
+    """``folder/name.jpg`` (``.png`` if ``lossless``): ``image`` saved for the page (a JPEG is fast to send; the PNG
+    stays in the downloads).
+
+    Every picture a handler returns goes out as such a file, never as an array or PIL image: Gradio saves arrays
+    under a hash of their bytes and rewrites that file on every call, so two users getting the same picture (the
+    same example, say) raced, and one download could read the file while it was being rewritten (0 bytes). A file
+    path is copied into Gradio's cache under a temporary name and renamed into place.
+    """
     picture = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    path = folder / f"{name}.jpg"
-    picture.convert("RGB" if picture.mode != "L" else "L").save(path, quality=PREVIEW_QUALITY)
+    keep = ("L", "RGB", "RGBA") if lossless else ("L", "RGB")
+    picture = picture if picture.mode in keep else picture.convert("RGB")
+    path = folder / f"{name}.{'png' if lossless else 'jpg'}"
+    picture.save(path, **({} if lossless else {"quality": PREVIEW_QUALITY}))
     return str(path)
+
+
+def gallery(crops: list, folder: Path, stem: str) -> list[tuple[str, str]]:
+    """``[(path, "face i"), ...]`` for a Gallery: each face crop (PIL or (H, W, 3) uint8) saved as a JPEG preview."""
+    return [(preview(crop, folder, f"{stem}_face{i + 1}"), f"face {i + 1}") for i, crop in enumerate(crops)]
 
 
 CHIP_STYLE = ("display:inline-flex;align-items:center;gap:6px;padding:3px 10px 3px 4px;border-radius:999px;"
@@ -192,6 +206,7 @@ def faces_note(count: int, extra: str = "") -> str:
 
 
 def detection_fallback(image: np.ndarray, name: str, detector_name: str | None = None):
-    """Detected faces drawn on the photo, and the note that ``name`` is not trained yet."""
+    """The detected faces drawn on the photo (a preview file's path), the note that ``name`` is not trained yet, and
+    the detection result."""
     result = detector(detector_name)(image)
-    return result.overlay(), not_trained_note(name, len(result.faces)), result
+    return preview(result.overlay(), output_dir(), "faces"), not_trained_note(name, len(result.faces)), result

@@ -33,13 +33,18 @@ def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Pr
     if result.refused:  # a chosen component missing in one photo: the target untouched, the reason shown, no download
         gr.Warning(result.refused)
         preview = common.preview(result.image, folder, f"{stem}_preview")
-        return (preview, result.source_mask_image(), result.target_mask_image(), None, f"**{result.refused}**",
-                (preview, preview))
+        return (preview, *masks(result, folder), None, f"**{result.refused}**", (preview, preview))
     out = result.save(folder, stem)[0]
     note = f"Moved **{', '.join(parts)}** with the **{method}** method; the rest of the target photo is untouched."
     preview = common.preview(result.image, folder, f"{stem}_preview")
     before = common.preview(target_image, folder, f"{stem}_before")
-    return preview, result.source_mask_image(), result.target_mask_image(), str(out), note, (before, preview)
+    return preview, *masks(result, folder), str(out), note, (before, preview)
+
+
+def masks(result, folder) -> tuple[str, str]:
+    """The source's and target's colour masks as PNG files (paths) in ``folder``."""
+    return (common.preview(result.source_mask_image(), folder, "source_mask", lossless=True),
+            common.preview(result.target_mask_image(), folder, "target_mask", lossless=True))
 
 
 @common.inference
@@ -47,8 +52,8 @@ def load_mask(target: str):
     """The target's parsing mask as a colour image, to paint on."""
     image = common.read_image(target, "target photo")
     name = common.model_choices(TASK)[0]
-    mask = common.predictor(name).target_mask_image(image)
-    return {"background": np.asarray(mask), "layers": [], "composite": np.asarray(mask)}
+    mask = common.preview(common.predictor(name).target_mask_image(image), common.output_dir(), "target_mask", lossless=True)
+    return {"background": mask, "layers": [], "composite": mask}
 
 
 @common.inference
@@ -62,7 +67,9 @@ def edit_with_mask(source: str, target: str, painted: dict, progress=gr.Progress
     editor = common.predictor(name)
     progress(0.3, desc="Rendering the painted mask")
     result = editor.render_painted_mask(source_image, target_image, np.asarray(painted["composite"])[..., :3])
-    return result.image_pil(), result.layout_image()
+    folder = common.output_dir()
+    return (common.preview(result.image_pil(), folder, "painted_edit"),
+            common.preview(result.layout_image(), folder, "painted_layout", lossless=True))
 
 
 def build() -> None:

@@ -27,7 +27,7 @@ def reconstruct(path: str, model: str, detector: str | None = None, progress=gr.
     progress(0.2, desc="Detecting faces and regressing UV position maps")
     result = common.task_predictor(model, detector)(image)
     if not result.faces:
-        return None, image, None, None, None, common.faces_note(0)
+        return None, common.preview(image, common.output_dir(), "photo"), None, None, None, common.faces_note(0)
     progress(0.7, desc="Writing meshes")
     overlay = result.overlay()
     folder, stem = common.output_dir(), common.download_stem(path)

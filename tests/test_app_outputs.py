@@ -1,0 +1,79 @@
+"""What the tab handlers hand to Gradio: every picture as a file of its own, never an array or a PIL image.
+
+Gradio saves a returned array under a hash of its bytes and rewrites that file on every call, so when 20 users ran
+the same example at once one of them downloaded a gallery crop while the next call was rewriting it and got 0 bytes
+(``test_app_load.py`` failed in CI that way). A returned path is copied into Gradio's cache atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.app_server import APP_ENV, ROOT
+
+PHOTO = str(ROOT / "examples" / "two_people.jpg")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_env():
+    previous = {key: os.environ.get(key) for key in APP_ENV}
+    os.environ.update(APP_ENV)
+    yield
+    for key, value in previous.items():
+        os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+
+
+def pictures_in(value) -> list:
+    """Every array or PIL image anywhere inside a handler's return value."""
+    if isinstance(value, (np.ndarray, Image.Image)):
+        return [value]
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in pictures_in(v)]
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in pictures_in(v)]
+    return []
+
+
+def image_files_in(value) -> list[Path]:
+    """Every path to an existing picture file inside a handler's return value."""
+    if isinstance(value, str) and value.endswith((".jpg", ".png")) and Path(value).is_file():
+        return [Path(value)]
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in image_files_in(v)]
+    if isinstance(value, (list, tuple)):
+        return [p for v in value for p in image_files_in(v)]
+    return []
+
+
+def handler_outputs():
+    from apps import editing, landmarks, parsing, reconstruction
+
+    yield "landmarks", landmarks.landmarks(PHOTO, "pipnet", False, True)
+    yield "parse", parsing.parse(PHOTO, "bisenet", 0.5, None)
+    yield "detect", parsing.detect(PHOTO)
+    yield "reconstruct", reconstruction.reconstruct(PHOTO, "prnet")
+    yield "edit", editing.edit(PHOTO, str(ROOT / "examples" / "astronaut.jpg"), ["eyes"], "blend")
+    yield "load_mask", editing.load_mask(PHOTO)
+
+
+def test_every_picture_a_handler_returns_is_a_file() -> None:
+    for name, output in handler_outputs():
+        assert pictures_in(output) == [], f"/{name} returned an in-memory picture"
+        files = image_files_in(output)
+        assert files, f"/{name} returned no picture file"
+        for path in files:
+            with Image.open(path) as picture:
+                assert min(picture.size) > 0
+
+
+def test_gallery_crops_are_one_file_per_face() -> None:
+    from apps import landmarks
+
+    crops = landmarks.landmarks(PHOTO, "pipnet", False, True)[1]
+    assert [caption for _, caption in crops] == ["face 1", "face 2"]
+    assert len({path for path, _ in crops}) == 2
