@@ -179,17 +179,34 @@ def _refine(matrix: np.ndarray, moved: torch.Tensor, wanted: torch.Tensor) -> np
     return local[:, :2] @ matrix[:, :] + np.array([[0, 0, local[0, 2]], [0, 0, local[1, 2]]])
 
 
+def new_head(
+    warped_labels: torch.Tensor, inside: torch.Tensor, new_hair: torch.Tensor, lower: torch.Tensor, face: torch.Tensor,
+    points: np.ndarray,
+) -> torch.Tensor:
+    """(H, W) bool: where the target's uncovered hair becomes skin — the source's head above the brows (its skin and
+    the new hair, warped onto the target; rows filled, so a fringe's gaps count), within an ellipse of 1.6 x 2.4
+    interocular distances (across x down) about the eyes' centre, plus the target face's rows (strands across the face).
+
+    A bald or short-haired source thus gives the target the source's scalp outline, not a column-wise block under
+    the new hair (the former rule left straight vertical skin edges where the new hair's columns ended).
+    """
+    source_head = (inside & ((warped_labels == SKIN) | new_hair)) & ~lower
+    source_head = connected_hair(source_head, points) if bool(source_head.any()) else source_head
+    reach = _face_ellipse(points, tuple(face.shape), (points[0] + points[1]) / 2, 1.6, 2.4)
+    return (row_span(source_head) & reach & ~lower) | row_span(face)
+
+
 def _hair(
     out: torch.Tensor, layout: torch.Tensor, old_hair: torch.Tensor, src_img: torch.Tensor, new_hair: torch.Tensor, head: torch.Tensor,
     beside_face: torch.Tensor, face_size: float, any_hair: torch.Tensor | None = None, hole_fill: str = "exemplar",
 ) -> torch.Tensor:
     """Inpaint the target's uncovered hair, then paste the new hair; returns the edited mask.
 
-    ``head``: (H, W) bool where uncovered hair may become skin; ``beside_face``: (H, W) bool where uncovered hair
-    outside ``head`` takes the new hair's colours (between the new hair and the face, which a wider source face
-    left uncovered). ``any_hair``: (H, W) bool, all the target's hair (never a source of patches).
-    ``hole_fill``: "exemplar" (``inpaint.inpaint``: patches of the nearby skin / background; inside the head
-    only below the new hair's top or beside the face, the rest is background) or "smooth" (the former push-pull fill).
+    ``head``: (H, W) bool where uncovered hair may become skin (``new_head``); ``beside_face``: (H, W) bool where
+    uncovered hair outside ``head`` takes the new hair's colours (between the new hair and the face, which a wider
+    source face left uncovered). ``any_hair``: (H, W) bool, all the target's
+    hair (never a source of patches). ``hole_fill``: "exemplar" (``inpaint.inpaint``: patches of the nearby skin
+    inside ``head``, of the background elsewhere) or "smooth" (the former push-pull fill).
     """
     leftover = old_hair & ~new_hair
     gap = leftover & ~head & beside_face
@@ -202,7 +219,7 @@ def _hair(
         if hole_fill == "smooth":
             _smooth_fill(out, layout, leftover, known, head)
         else:
-            _exemplar_fill(out, layout, leftover, old_hair if any_hair is None else any_hair | old_hair, new_hair, head, face_size)
+            _exemplar_fill(out, layout, leftover, old_hair if any_hair is None else any_hair | old_hair, head, face_size)
     sigma = max(0.6, face_size / 250)
     reach = int(np.ceil(2.5 * sigma)) + 1
     if not bool(new_hair.any()):
@@ -230,19 +247,17 @@ def _smooth_fill(out: torch.Tensor, layout: torch.Tensor, leftover: torch.Tensor
 
 
 def _exemplar_fill(
-    out: torch.Tensor, layout: torch.Tensor, leftover: torch.Tensor, any_hair: torch.Tensor, new_hair: torch.Tensor,
-    head: torch.Tensor, face_size: float,
+    out: torch.Tensor, layout: torch.Tensor, leftover: torch.Tensor, any_hair: torch.Tensor, head: torch.Tensor, face_size: float,
 ) -> None:
     """Exemplar-inpaint ``leftover`` (H, W) bool in ``out`` (3, H, W) and relabel it in ``layout``, in place.
 
-    Skin is plausible inside ``head`` where the new hair lies above in the same column (the forehead under a
-    fringe or hairline) and in the face's rows; there patches come from the target's skin. Everywhere else
-    (above the new hair's top, beside the head) patches come from the nearby background. Sources never
-    include hair, the face's parts or a border of ``face_size / 150`` px around the hair.
+    Skin is plausible inside ``head`` (``new_head``: the source's scalp and hair outline, and the face's rows);
+    there patches come from the target's skin. Everywhere else (beside and above the new head) patches come from
+    the nearby background. Sources never include hair, the face's parts or a border of ``face_size / 150`` px
+    around the hair.
     """
     face = (layout != BACKGROUND) & (layout != HAIR)
-    under_hair = new_hair.to(torch.int32).cummax(0).values > 0
-    skin_ok = head & (under_hair | row_span(face))
+    skin_ok = head
     edge = max(1, round(face_size / 150))
     clean = ~dilate(any_hair, edge)
     to_skin = leftover & skin_ok
@@ -306,7 +321,8 @@ def blend_parts(
             if target_layout is not None:  # painted hair the source does not cover: the source hair's texture, smoothed
                 hair_pixels = push_pull_fill(warped_img, (warped_labels == HAIR) & inside)
             lower = below_brows(points, size, margin=0.5)
-            head = (head_ellipse(points, size) & ~lower) | row_span(face)  # the forehead, and strands across the face
+            head = new_head(warped_labels, inside, new_hair, lower, face, points) if target_layout is None else (
+                (head_ellipse(points, size) & ~lower) | row_span(face))  # a painted layout: no source head to follow
             own_hair = connected_hair(tgt_labels == HAIR, points)
             beside_face = lower & row_span(new_hair | face)
             edited |= _hair(out, layout, own_hair, hair_pixels, new_hair, head, beside_face, face_size,

@@ -38,7 +38,7 @@ def inpaint(
     image: torch.Tensor,
     hole: torch.Tensor,
     sources: torch.Tensor,
-    work_side: int = 96,
+    work_side: int = 72,
     patch: int = 5,
     margin: float = 0.4,
     seed: int = 0,
@@ -145,7 +145,7 @@ def _patches(image: torch.Tensor, radius: int) -> torch.Tensor:
 
 def _patchmatch(
     image: torch.Tensor, hole: torch.Tensor, valid: torch.Tensor, nnf: torch.Tensor, radius: int, generator: torch.Generator,
-    iterations: int = 2,
+    iterations: int = 1,
 ) -> torch.Tensor:
     """Improve ``nnf`` (2, h, w) for the patches overlapping ``hole``.
 

@@ -245,3 +245,22 @@ def test_uncovered_hair_is_inpainted_from_the_background_not_smeared() -> None:
     if m_new is not None and m_old is not None:
         assert m_new.gradient_ratio > m_old.gradient_ratio
     assert np.array_equal(new.image[~new.edited], target[0][~new.edited])
+
+
+def test_uncovered_hair_becomes_skin_across_a_bald_source_scalp_not_in_a_column_under_its_tuft() -> None:
+    """A bald source with one tuft on top: the target's hair over the forehead turns skin across the source's scalp
+    (the former rule made skin only in the tuft's columns, a straight-edged block) and background beside it."""
+    source = _portrait((30, 60, 200), slice(0, 96), seed=1)
+    target = _portrait((200, 40, 20), slice(0, 96), seed=2)
+    labels = source[1].copy()
+    yy, xx = np.mgrid[:96, :96]
+    scalp = (((xx - 48) / 24.0) ** 2 + ((yy - 40) / 30.0) ** 2 <= 1) & (labels != SKIN) & (yy >= 12)
+    labels[labels == HAIR] = 0
+    labels[scalp] = SKIN
+    labels[8:14, 44:53] = HAIR  # the tuft
+    out = blend_parts(source[0], labels, source[2], *target, parts=("hair",))
+    was_hair = target[1] == HAIR
+    assert (out.layout[8:14, 44:53] == HAIR).all()
+    for x in (34, 40, 56, 62):  # beside the tuft's columns, on the scalp, above the target's face
+        assert was_hair[25, x] and out.layout[25, x] == SKIN, x
+    assert was_hair[30, 24] and out.layout[30, 24] == 0  # outside the source's head: background
