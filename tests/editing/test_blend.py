@@ -242,8 +242,8 @@ def test_uncovered_hair_is_inpainted_from_the_background_not_smeared() -> None:
     m_new = fill_measure(torch.from_numpy(new.image).permute(2, 0, 1).float() / 255, torch.from_numpy(filled), back, band=12)
     old_filled = torch.from_numpy((target[1] == HAIR) & (old.layout == 0))
     m_old = fill_measure(torch.from_numpy(old.image).permute(2, 0, 1).float() / 255, old_filled, back, band=12)
-    if m_new is not None and m_old is not None:
-        assert m_new.gradient_ratio > m_old.gradient_ratio
+    assert m_new is not None and m_old is not None  # both fills are large enough to measure
+    assert m_new.gradient_ratio > m_old.gradient_ratio
     assert np.array_equal(new.image[~new.edited], target[0][~new.edited])
 
 
