@@ -74,20 +74,28 @@ def load_human_items(split: str, datasets: tuple[str, ...] = HUMAN_SETS, root: P
     return items
 
 
-def load_items(split: str, root: Path | None = None, human: tuple[str, ...] = ()) -> list[ParsingItem]:
-    """Items of ``split`` ("train" or "val") from the pseudo-label cache, then those of the ``human`` sets."""
+def load_items(split: str, root: Path | None = None, human: tuple[str, ...] = (),
+               self_labels: Path | None = None) -> list[ParsingItem]:
+    """Items of ``split`` ("train" or "val") from the pseudo-label cache, then those of the ``human`` sets.
+
+    ``self_labels``: a ``scripts/self_label_parsing.py`` folder; for "train" its labels (19 classes, the teacher's
+    corrected by the real-label parser) replace the teacher's. Validation always keeps the teacher's.
+    """
     root = root or cache_root() / "parsing"
     items = load_human_items(split, human, root) if human else []
+    labelled = self_labels if self_labels is not None and split == "train" else root
+    script = "self_label_parsing.py" if labelled is self_labels else "pseudo_label_parsing.py"
     for dataset in TRAIN_SETS if split == "train" else VAL_SETS:
-        index_path = root / f"{dataset}.npz"
+        index_path = labelled / f"{dataset}.npz"
         if not index_path.is_file():
-            raise FileNotFoundError(f"{index_path} is missing: run `python scripts/pseudo_label_parsing.py`.")
+            raise FileNotFoundError(f"{index_path} is missing: run `python scripts/{script}`.")
         index = np.load(index_path)
+        names = tuple(str(n) for n in index["labels"]) if "labels" in index.files else FACEHUB.names
         for name, points in zip(index["names"], index["points5"]):
             if is_held_out(dataset, str(name)) != (split == "val"):
                 continue
             items.append(ParsingItem(data_root() / TEACHER_DATASETS[dataset] / str(name),
-                                     root / dataset / f"{Path(str(name)).stem}.png", points, dataset))
+                                     labelled / dataset / f"{Path(str(name)).stem}.png", points, dataset, names))
     return items
 
 

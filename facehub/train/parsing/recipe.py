@@ -28,7 +28,12 @@ from facehub.parsing.labels import get_label_set
 from facehub.registry import build_model
 from facehub.train import engine
 from facehub.train.distributed import is_main_process
-from facehub.train.eval.metrics import coarse_f1, confusion_matrix, f1_per_class, group_f1
+from facehub.train.eval.metrics import (
+    coarse_f1,
+    confusion_matrix,
+    f1_per_class,
+    group_f1,
+)
 from facehub.train.parsing.dataset import (
     ParsingItem,
     ParsingTrainSet,
@@ -36,13 +41,13 @@ from facehub.train.parsing.dataset import (
     load_items,
     yaw_proxy,
 )
-from facehub.train.parsing.partial import alternatives_table, sample_tables
-from facehub.train.parsing.relabel import load_relabelled
 from facehub.train.parsing.losses import (
     dice_loss,
     ohem_cross_entropy,
     reinforce_f1_loss,
 )
+from facehub.train.parsing.partial import alternatives_table, sample_tables
+from facehub.train.parsing.relabel import load_relabelled
 from facehub.train.schedule import Schedule
 
 MEAN = [0.485, 0.456, 0.406]
@@ -62,6 +67,7 @@ class ParsingConfig:
     human_share: float = 0.6  # share of training samples drawn from the human-labelled sets
     rare_boost: float = 1.0  # sampling weight of a human-labelled face showing glasses, a hat, an earring or a necklace
     partial_labels: bool = False  # teacher "skin" may be glasses etc. (facehub.train.parsing.partial)
+    self_labels: str = ""  # a scripts/self_label_parsing.py folder: its training labels replace the teacher's
     input_size: int = 384
     zoom: float = 0.55  # CelebA-HQ's own framing is ~0.74 (scripts/detect_parsing_faces.py points): this shows the whole head
     shift_y: float = -0.03  # face a little above centre: more neck, shoulders and long hair below
@@ -179,7 +185,8 @@ class ParsingRecipe(engine.Recipe):
         """Items default to the pseudo-label cache's splits plus the human sets' (``load_items``)."""
         self.config = config
         self.spec = CropSpec(config.input_size, config.zoom, config.shift_y)
-        self.train_items = load_items("train", human=config.human) if train_items is None else train_items
+        self_labels = Path(config.self_labels) if config.self_labels else None
+        self.train_items = load_items("train", human=config.human, self_labels=self_labels) if train_items is None else train_items
         val_items = load_items("val", human=config.human) if val_items is None else val_items
         self.val_set = ParsingValSet(val_items, self.spec, MEAN, STD, labels=config.labels)
 
