@@ -35,7 +35,7 @@ from facehub.editing.blend_ops import (
     push_pull_fill,
     rgb_to_lab,
 )
-from facehub.editing.inpaint import inpaint
+from facehub.editing.inpaint import inpaint, read_margin
 from facehub.editing.masks import (
     BACKGROUND,
     COMPONENT_GROUPS,
@@ -256,22 +256,22 @@ def _exemplar_fill(
     the nearby background. Sources never include hair, the face's parts or a border of ``face_size / 150`` px
     around the hair.
     """
-    face = (layout != BACKGROUND) & (layout != HAIR)
-    skin_ok = head
     edge = max(1, round(face_size / 150))
-    clean = ~dilate(any_hair, edge)
-    to_skin = leftover & skin_ok
-    to_back = leftover & ~skin_ok
-    skin_src = erode(layout == SKIN, edge) & clean
-    back_src = erode(layout == BACKGROUND, edge) & clean & ~head
+    # all of it happens in the window the inpainting reads (plus the erosion's reach), not on the whole photo
+    ys, xs = bbox(leftover, read_margin(leftover) + 2 * edge + 2)
+    image, labels, hole, head = out[:, ys, xs], layout[ys, xs], leftover[ys, xs], head[ys, xs]
+    clean = ~dilate(any_hair[ys, xs], edge)
+    skin_src = erode(labels == SKIN, edge) & clean
+    back_src = erode(labels == BACKGROUND, edge) & clean & ~head
     if bool(skin_src.any()):  # neck and shoulders are "background" too: keep skin colours out of the background's sources
-        lab = rgb_to_lab(out)
+        lab = rgb_to_lab(image)
         skin_mean = lab[:, skin_src].mean(1)
         back_src &= ((lab - skin_mean[:, None, None]) ** 2).sum(0) > 15**2  # Lab distance > 15 (norm(dim=0) is ~20x slower)
-    for region, sources, label in ((to_back, back_src, BACKGROUND), (to_skin, skin_src, SKIN)):
+    for region, sources, label in ((hole & ~head, back_src, BACKGROUND), (hole & head, skin_src, SKIN)):
         if bool(region.any()):
-            out.copy_(inpaint(out, region, sources))
-            layout[region] = label
+            image = inpaint(image, region, sources)
+            labels[region] = label
+    out[:, ys, xs] = image
 
 
 def blend_parts(

@@ -53,9 +53,7 @@ def inpaint(
     """
     if not bool(hole.any()):
         return image
-    ys, xs = bbox(hole, 0)
-    grow = int(margin * max(ys.stop - ys.start, xs.stop - xs.start)) + 8
-    ys, xs = bbox(hole, grow)
+    ys, xs = bbox(hole, read_margin(hole, margin))
     crop, crop_hole = image[:, ys, xs], hole[ys, xs]
     crop_src = sources[ys, xs] & ~crop_hole
     generator = torch.Generator().manual_seed(seed)
@@ -66,6 +64,13 @@ def inpaint(
     out = image.clone()
     out[:, ys, xs] = torch.where(crop_hole[None], filled.clamp(0, 1), crop)
     return out
+
+
+def read_margin(hole: torch.Tensor, margin: float = 0.4) -> int:
+    """Pixels around the bounding box of ``hole`` (H, W) bool (not empty) that ``inpaint`` reads: ``margin`` of the
+    box's longer side, + 8."""
+    ys, xs = bbox(hole, 0)
+    return int(margin * max(ys.stop - ys.start, xs.stop - xs.start)) + 8
 
 
 def _inpaint_crop(
