@@ -4,7 +4,8 @@ For every *training* item of the pseudo-label cache (``scripts/pseudo_label_pars
 and Figaro1k photos, labelled by the MediaPipe teacher in FACEHUB's 15 classes), the parser (default
 ``weights/bisenet``, trained on the human 19-class labels) parses the photo at the item's five points, and
 
-* where its top probability is at least ``--confident``, its class replaces the teacher's;
+* where its top probability is at least ``--confident``, its class replaces the teacher's (but never skin where
+  the teacher knows nothing: the parser calls grey hair on video frames skin);
 * where it finds glasses, a hat, an earring or a necklace (the classes the teacher cannot label) with at least
   ``--confident-rare``, that class replaces the teacher's;
 * elsewhere the teacher's label stays (converted to the 19 classes by name), so turned faces keep the teacher
@@ -16,7 +17,7 @@ Writes ``cache/parsing/self/<dataset>/<stem>.png`` (uint8, CelebAMask-HQ's 19 cl
 ``cache/parsing/self/<dataset>.npz`` (``names``, ``points5``, ``labels``); ``train_parsing.py --self-labels
 cache/parsing/self`` trains on them in place of the teacher's. Validation items are never relabelled.
 
-    python scripts/self_label_parsing.py [--weights weights/bisenet] [--confident 0.9] [--limit N]
+    python scripts/self_label_parsing.py [--weights weights/bisenet] [--confident 0.8] [--limit N]
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ from facehub.train.parsing.self_labels import HAIR_MASK_SETS, corrected_label
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", default="bisenet", help="a shipped model name or a weights folder")
-    parser.add_argument("--confident", type=float, default=0.9)
-    parser.add_argument("--confident-rare", type=float, default=0.6)
+    parser.add_argument("--confident", type=float, default=0.8)
+    parser.add_argument("--confident-rare", type=float, default=0.75)
     parser.add_argument("--out", type=Path, default=None, help="default: cache/parsing/self")
     parser.add_argument("--limit", type=int, default=0, help="at most this many items (0 = all)")
     parser.add_argument("--threads", type=int, default=1)

@@ -57,3 +57,11 @@ def test_load_items_reads_self_labels_for_training_only(tmp_path: Path) -> None:
     expected = [n for d, files in names.items() for n in files if not is_held_out(d, n)]
     assert [item.image.name for item in items] == expected
     assert all(item.label.parent.parent == tmp_path and item.labels == CELEBAMASK.names and not item.human for item in items)
+
+
+def test_the_parser_may_not_claim_skin_where_the_teacher_knows_nothing() -> None:
+    teacher = np.full((2, 2), IGNORE, np.uint8)  # e.g. grey hair on a video frame
+    label = corrected_label(teacher, _probs((2, 2), "skin", 0.99), has_hair_mask=False, confident=0.8, confident_rare=0.6)
+    assert (label == IGNORE).all()
+    label = corrected_label(teacher, _probs((2, 2), "hair", 0.99), has_hair_mask=False, confident=0.8, confident_rare=0.6)
+    assert (label == CELEBAMASK.index("hair")).all()

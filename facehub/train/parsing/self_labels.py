@@ -21,6 +21,9 @@ def corrected_label(teacher: np.ndarray, probs: np.ndarray, has_hair_mask: bool,
     label = convert(teacher, label_set_for(FACEHUB.names), CELEBAMASK).copy()
     top, best = probs.max(0), probs.argmax(0)
     sure = top >= confident
+    # where the teacher knows nothing (hair, neck, clothes of video frames) the parser may not claim skin: on
+    # low-resolution frames it calls grey and white hair skin, and the teacher's skin (mesh + colour match) is sound
+    sure &= ~((teacher == IGNORE) & (best == CELEBAMASK.index("skin")))
     label[sure] = best[sure]
     for name in RARE_CLASSES:
         index = CELEBAMASK.index(name)
