@@ -204,9 +204,9 @@ def _hair(
 
     ``head``: (H, W) bool where uncovered hair may become skin (``new_head``); ``beside_face``: (H, W) bool where
     uncovered hair outside ``head`` takes the new hair's colours (between the new hair and the face, which a wider
-    source face left uncovered). ``any_hair``: (H, W) bool, all the target's
-    hair (never a source of patches). ``hole_fill``: "exemplar" (``inpaint.inpaint``: patches of the nearby skin
-    inside ``head``, of the background elsewhere) or "smooth" (the former push-pull fill).
+    source face left uncovered). ``any_hair``: (H, W) bool, all the target's hair (never a source of patches).
+    ``hole_fill``: "exemplar" (``inpaint.inpaint``: patches of the nearby skin inside ``head``, of the background
+    elsewhere) or "smooth" (the former push-pull fill).
     """
     leftover = old_hair & ~new_hair
     gap = leftover & ~head & beside_face
