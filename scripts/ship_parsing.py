@@ -36,6 +36,7 @@ from facehub.train.data import data_root  # noqa: E402
 from facehub.train.parsing.dataset import load_items, yaw_proxy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+INFERENCE_SETTINGS = ("fade_band",)  # e.g. the seam fade measured on the CLI (weights/bisenet card); kept when re-shipping
 
 
 def ms_per_face(model: torch.nn.Module, size: int, threads: int, repeats: int = 10) -> float:
@@ -82,6 +83,9 @@ def main() -> None:
     timing = {threads: ms_per_face(model, config["input_size"], threads) for threads in (1, 2)}
     out = weights_root() / args.name
     out.mkdir(parents=True, exist_ok=True)
+    if (out / "config.json").is_file():  # inference settings chosen on the shipped model (not by training) stay
+        shipped = json.loads((out / "config.json").read_text())
+        config = {**config, **{k: shipped[k] for k in INFERENCE_SETTINGS if k in shipped}}
     overlay = weights_root() / "bisenet" / "pseudo_labels.png"
     if overlay.is_file() and not (out / "pseudo_labels.png").is_file():
         shutil.copy(overlay, out / "pseudo_labels.png")
