@@ -128,7 +128,9 @@ def _seams_and_interior(image: np.ndarray) -> tuple[list[float], list[float], fl
 def test_two_face_photo_has_no_seam_along_the_crops_bottom_border() -> None:
     old, new, same = _seams_and_interior(load_image(EXAMPLES / "two_people.jpg"))
     assert len(old) == 2
-    assert min(old) > 0.3, f"the old paste-back should show the seam: {old}"
+    # the control: without the fade a class edge runs along a fifth or more of each crop's bottom border (how much
+    # depends on the weights: 0.45 / 0.25 with stage 10's, above 0.3 for both faces with stage 8's)
+    assert min(old) > 0.2, f"the old paste-back should show the seam: {old}"
     assert max(new) < 0.05, f"seam along a crop border: {new}"
     assert same > 0.99
 
