@@ -31,24 +31,33 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_app() -> Iterator[str]:
-    """``app.build_demo()`` running on 127.0.0.1 (the launch options of ``python app.py``); yields its URL."""
+def app_environment() -> Iterator[None]:
+    """``APP_ENV`` set (CPU, Hub offline, no analytics) while inside; the previous values restored after."""
     previous = {key: os.environ.get(key) for key in APP_ENV}
     os.environ.update(APP_ENV)
-    import app
-
-    demo = app.build_demo()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_OPTIONS)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        yield
     finally:
-        demo.close()
         for key, value in previous.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def serve_app() -> Iterator[str]:
+    """``app.build_demo()`` running on 127.0.0.1 (the launch options of ``python app.py``); yields its URL."""
+    with app_environment():
+        import app
+
+        demo = app.build_demo()
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH_OPTIONS)
+        try:
+            yield f"http://127.0.0.1:{port}/"
+        finally:
+            demo.close()
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:

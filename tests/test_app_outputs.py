@@ -7,25 +7,21 @@ the same example at once one of them downloaded a gallery crop while the next ca
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.app_server import APP_ENV, ROOT
+from tests.app_server import ROOT, app_environment
 
 PHOTO = str(ROOT / "examples" / "two_people.jpg")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def app_env():
-    previous = {key: os.environ.get(key) for key in APP_ENV}
-    os.environ.update(APP_ENV)
-    yield
-    for key, value in previous.items():
-        os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    with app_environment():
+        yield
 
 
 def pictures_in(value) -> list:
