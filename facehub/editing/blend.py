@@ -191,7 +191,7 @@ def new_head(
     the new hair (the former rule left straight vertical skin edges where the new hair's columns ended).
     """
     source_head = (inside & ((warped_labels == SKIN) | new_hair)) & ~lower
-    source_head = connected_hair(source_head, points) if bool(source_head.any()) else source_head
+    source_head = connected_hair(source_head, points)
     reach = _face_ellipse(points, tuple(face.shape), (points[0] + points[1]) / 2, 1.6, 2.4)
     return (row_span(source_head) & reach & ~lower) | row_span(face)
 
