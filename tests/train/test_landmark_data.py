@@ -200,3 +200,32 @@ def test_teacher_landmark_samples_map_468_points_to_68(tmp_path, monkeypatch) ->
     indices, weights = map_68()
     expected = (points[0, indices, :2] * weights[..., None]).sum(1)
     np.testing.assert_allclose(sample.points, expected, rtol=1e-5)
+
+
+def test_profiled_views_become_a_labelled_folder(tmp_path) -> None:
+    """Views with human points are written (pixels and points together, the person kept); the rest are not."""
+    from PIL import Image
+
+    from facehub.train.landmarks.profiled_folder import write_labelled_folder
+    from facehub.train.reconstruction.dataset import LooseCrops
+
+    rng = np.random.default_rng(0)
+    images = np.zeros((3, 64, 64, 3), np.uint8)
+    labels = rng.uniform(8, 56, (3, 68, 2)).astype(np.float32)
+    labels[1] = np.nan  # a CelebA-HQ view: no human points
+    for image, points in zip(images, labels):
+        if np.isfinite(points).all():
+            x, y = np.round(points[30]).astype(int)
+            image[y - 2 : y + 3, x - 2 : x + 3] = 255  # a marker under the nose tip
+    names = np.array(["training_Ann_Lee_3.jpg", "27636.jpg", "training_Bo_Yu_12.jpg"])
+    crops = LooseCrops(images, np.zeros((3, 468, 3), np.float32), names, np.array(["profiled_ytf68"] * 3), labels)
+
+    assert write_labelled_folder(crops, tmp_path) == 2
+    samples = read_labelled_folder(tmp_path)
+    assert [s.person for s in samples] == ["Ann_Lee", "Bo_Yu"]
+    for sample, points in zip(samples, labels[[0, 2]]):
+        np.testing.assert_allclose(sample.points, points, atol=0.01)
+        pixels = np.asarray(Image.open(sample.path).convert("L"))
+        x, y = np.round(sample.points[30]).astype(int)
+        assert pixels[y, x] > 200 and pixels[0, 0] < 30
+    assert write_labelled_folder(crops, tmp_path / "one", limit=1) == 1

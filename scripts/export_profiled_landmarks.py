@@ -1,0 +1,42 @@
+"""Write face-profiled ytf68 training faces as a labelled folder for ``scripts/train_landmarks.py``.
+
+    python scripts/export_profiled_landmarks.py --out cache/landmarks/profiled_ytf68 --limit 1800
+    python scripts/train_landmarks.py --data 300w68/helen_train,300w68/afw,ytf68,cache/landmarks/profiled_ytf68 ...
+
+The views are PRNet's (``build_profiled_crops("train", ...)``, cached in ``cache/prnet/``; built on the first
+call, which takes a few minutes): ytf68's training people only, so ytf68's held-out people stay unseen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from facehub.train.data.ytf68 import person_of, read_ytf68, split_by_person  # noqa: E402
+from facehub.train.landmarks.profiled_folder import write_labelled_folder  # noqa: E402
+from facehub.train.reconstruction.dataset import loose_size  # noqa: E402
+from facehub.train.reconstruction.profiled import build_profiled_crops  # noqa: E402
+from facehub.train.reconstruction.recipe import PRNetConfig  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("cache/landmarks/profiled_ytf68"))
+    parser.add_argument("--limit", type=int, default=None, help="at most this many views (random, --seed)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    config = PRNetConfig()  # the crops PRNet trains on (128 px, its zoom and shift)
+    crops = build_profiled_crops("train", config.spec, loose_size(config.input_size))
+    _, held_out = split_by_person(read_ytf68())
+    leaked = {person_of(str(n)) for n in crops.names} & {s.person for s in held_out}
+    if leaked:
+        raise SystemExit(f"Profiled views of ytf68's held-out people ({len(leaked)}, e.g. {sorted(leaked)[0]}): not exported.")
+    count = write_labelled_folder(crops, args.out, args.limit, args.seed)
+    print(f"{count} profiled faces written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
