@@ -39,6 +39,8 @@ def main() -> None:
     parser.add_argument("--map-68", default="", help="468 -> 68 map JSON (scripts/fit_68_map.py --out) for that loss; default: the teacher map")
     parser.add_argument("--profiled", action="store_true",
                         help="add one face-profiled (turned 25-88 degrees of yaw) view of every face to train and val")
+    parser.add_argument("--extra-profiled-yaw", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                        help="with --profiled: a second turned view of every training face, |yaw| in [LO, HI] degrees")
     parser.add_argument("--push-to-hub", default="")
     args = vars(parser.parse_args())
     args["mirror_labels"] = not args.pop("no_mirror_labels")

@@ -77,3 +77,21 @@ def test_a_few_steps_write_checkpoints_that_load_back(tmp_path: Path) -> None:
     resumed = train_prnet(_config(out, epochs=2, resume=True), train_crops=synthetic_crops(4), val_crops=synthetic_crops(3, seed=1))
     assert resumed.step == 4
     assert read_checkpoint(out / "last.pt").step == 4
+
+
+def test_extra_profiled_views_join_training_only(monkeypatch) -> None:
+    """--extra-profiled-yaw adds a second turned view (seed 1, that yaw range) to training; val keeps one."""
+    from facehub.train.reconstruction import profiled
+    from facehub.train.reconstruction.recipe import PRNetRecipe
+
+    calls = []
+
+    def fake_build(split, spec, loose, poses=profiled.PoseRange(), seed=0, workers=2):
+        calls.append((split, poses.yaw, seed))
+        return synthetic_crops(2, seed=len(calls))
+
+    monkeypatch.setattr(profiled, "build_profiled_crops", fake_build)
+    recipe = PRNetRecipe(_config("unused", profiled=True, extra_profiled_yaw=(55.0, 90.0)),
+                         train_crops=synthetic_crops(4), val_crops=synthetic_crops(3, seed=1))
+    assert sorted(calls) == [("train", (25.0, 88.0), 0), ("train", (55.0, 90.0), 1), ("val", (25.0, 88.0), 0)]
+    assert len(recipe.train_crops.images) == 4 + 2 + 2 and len(recipe.val) == 3 + 2

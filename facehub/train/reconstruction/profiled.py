@@ -10,6 +10,8 @@ a jaw that turns away follows the 3D jaw, AFLW2000-3D's convention) and feed the
 Poses: like 300W-LP, a face already turned more than 10 degrees keeps its side; the target |yaw| is
 uniform in ``yaw``, pitch and roll uniform in +-``pitch`` / +-``roll`` degrees. Built in parallel on a
 run's first start (``scripts/train_prnet.py --profiled``) and cached in ``cache/prnet/profiled_<split>_...npz``.
+``--extra-profiled-yaw LO HI`` adds a second view of every training face (seed 1) turned to |yaw| in
+[LO, HI], for more faces at the extreme poses where the first views leave the most error.
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ def _profile_one(args: tuple[str, str, int, int, CropSpec, int, PoseRange]) -> t
 def build_profiled_crops(split: str, spec: CropSpec, loose_size: int, poses: PoseRange = PoseRange(), seed: int = 0,
                          workers: int = 2) -> LooseCrops:
     """One turned view of every source face of ``split`` ("train" or "val") as loose crops (cached)."""
-    path = cache_root() / "prnet" / f"profiled_{split}_{spec.size}_{spec.zoom}_{spec.shift_y}_{loose_size}_{seed}.npz"
+    pose_key = "" if poses == PoseRange() else f"_yaw{poses.yaw[0]:g}-{poses.yaw[1]:g}_p{poses.pitch:g}_r{poses.roll:g}"
+    path = cache_root() / "prnet" / f"profiled_{split}_{spec.size}_{spec.zoom}_{spec.shift_y}_{loose_size}_{seed}{pose_key}.npz"
     if path.is_file():
         return LooseCrops.load(path)
     faces = source_faces(split, None if split == "train" else ("ytf68",))  # val: the held-out people

@@ -88,6 +88,7 @@ class PRNetConfig:
     mirror_labels: bool = True  # False: the human-label loss only on unmirrored samples
     map_68: str = ""  # 468 -> 68 map JSON for the human-label loss; "" = the teacher map
     profiled: bool = False  # add one face-profiled (turned) view of every face to train and val (profiled.py)
+    extra_profiled_yaw: tuple[float, float] | None = None  # with profiled: a second training view (seed 1), |yaw| in this range
     push_to_hub: str = ""
 
     @property
@@ -150,9 +151,13 @@ class PRNetRecipe(Recipe):
         self.train_crops = train_crops if train_crops is not None else build_loose_crops("train", config.spec, loose)
         val_crops = val_crops if val_crops is not None else build_loose_crops("val", config.spec, loose)
         if config.profiled:
-            from facehub.train.reconstruction.profiled import build_profiled_crops
+            from facehub.train.reconstruction.profiled import PoseRange, build_profiled_crops
 
-            self.train_crops = LooseCrops.concat([self.train_crops, build_profiled_crops("train", config.spec, loose)])
+            parts = [self.train_crops, build_profiled_crops("train", config.spec, loose)]
+            if config.extra_profiled_yaw:
+                extra = PoseRange(yaw=tuple(config.extra_profiled_yaw))
+                parts.append(build_profiled_crops("train", config.spec, loose, extra, seed=1))
+            self.train_crops = LooseCrops.concat(parts)
             val_crops = LooseCrops.concat([val_crops, build_profiled_crops("val", config.spec, loose)])
         self.val = PRNetDataset(val_crops, config.spec, config.uv_size, Augment.none(), MEAN, STD)
         self.val_indices = np.random.default_rng(0).permutation(len(self.val))[: config.val_limit].tolist()
