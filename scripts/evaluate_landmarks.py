@@ -10,7 +10,7 @@ ground truth's point box best (IoU >= 0.3); no match is a miss, counted as a
 failure (``inf`` NME). Prints NME (inter-ocular, outer eye corners, or ``--normalise box``: by the square root
 of the labelled point box's area, as AFLW2000-3D is scored; mean over
 the faces found), failure rate at 0.10 (misses included), AUC at 0.10, misses,
-and ms per face of the landmark stage; ``--out`` writes per-image errors and the mean error per point index as JSON
+and ms per face of the landmark stage (AFLW2000-3D folders, a ``.mat`` beside each image: also the NME per |yaw| bin); ``--out`` writes per-image errors and the mean error per point index as JSON
 (``scripts/plot_landmark_errors.py`` draws them).
 """
 
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from facehub.train.data import data_root  # noqa: E402
 from facehub.train.data.landmark_files import read_labelled_folder  # noqa: E402
 from facehub.train.data.ytf68 import split_by_person  # noqa: E402
-from facehub.train.eval.landmarks import detect_all, evaluate_folder, load_landmark_predictor  # noqa: E402
+from facehub.train.eval.landmarks import detect_all, evaluate_folder, load_landmark_predictor, nme_by_yaw  # noqa: E402
 
 
 def evaluate(args: argparse.Namespace) -> dict:
@@ -40,6 +40,9 @@ def evaluate(args: argparse.Namespace) -> dict:
     predictor = load_landmark_predictor(args.model, args.weights, refine_passes=args.refine_passes, flip_test=args.flip_test)
     scores = evaluate_folder(predictor, samples, detect_all(predictor.detector, samples, args.detections), args.normalise)
     scores.summary["model"] = str(args.weights or args.model)
+    by_yaw = nme_by_yaw(scores.per_image, samples[0].path.parent) if samples else None
+    if by_yaw:  # AFLW2000-3D layout: a .mat with Pose_Para beside each image
+        scores.summary["by_yaw"] = by_yaw
     if args.out:
         Path(args.out).write_text(json.dumps(scores.to_json(), indent=2))
     return scores.summary

@@ -51,3 +51,17 @@ def test_point_errors_average_to_the_nme_of_either_normaliser() -> None:
     shifted[30] += 10.0  # one point moved: only its error changes
     changed = np.flatnonzero(~np.isclose(point_errors(shifted, target), errors))
     assert changed.tolist() == [30]
+
+
+def test_landmark_nme_by_yaw_bins_reads_each_faces_pose(tmp_path) -> None:
+    from scipy.io import savemat
+
+    from facehub.train.eval.landmarks import nme_by_yaw
+
+    for name, yaw in (("a", 10.0), ("b", -45.0), ("c", 80.0), ("d", -89.9)):
+        savemat(tmp_path / f"{name}.mat", {"Pose_Para": np.radians([[5.0, yaw, 0.0, 0, 0, 0, 1]])})
+    bins = nme_by_yaw({"a.jpg": 0.02, "b.jpg": 0.05, "c.jpg": 0.1, "d.jpg": None}, tmp_path)
+    assert bins["[0,30)"] == {"nme": 0.02, "faces": 1, "missed": 0}
+    assert bins["[30,60)"]["nme"] == 0.05
+    assert bins["[60,90]"] == {"nme": 0.1, "faces": 1, "missed": 1}
+    assert nme_by_yaw({"e.jpg": 0.02}, tmp_path) is None

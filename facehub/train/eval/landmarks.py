@@ -135,3 +135,26 @@ def crop_residuals(predictor, samples: list[LandmarkSample]) -> np.ndarray:
         _, _, crop_points, matrices = predictor.locate(image, face.points[None])
         residuals.append(crop_points[0] - transform_points(gt, matrices[0]))
     return np.stack(residuals)
+
+
+YAW_BINS = ((0.0, 30.0, "[0,30)"), (30.0, 60.0, "[30,60)"), (60.0, 90.01, "[60,90]"))
+
+
+def nme_by_yaw(per_image: dict[str, float | None], folder: Path) -> dict[str, dict[str, float | int | None]] | None:
+    """Mean NME of the faces found per |yaw| bin, the yaw read from each image's AFLW2000-3D ``.mat``
+    (``Pose_Para``, radians) beside it in ``folder``; None when the folder has no such files."""
+    from scipy.io import loadmat
+
+    bins: dict[str, list[float]] = {name: [] for *_, name in YAW_BINS}
+    missed = dict.fromkeys(bins, 0)
+    for name, error in per_image.items():
+        mat = Path(folder) / Path(name).with_suffix(".mat")
+        if not mat.is_file():
+            return None
+        yaw = abs(np.degrees(float(np.asarray(loadmat(str(mat))["Pose_Para"]).ravel()[1])))
+        key = next(label for low, high, label in YAW_BINS if low <= yaw < high)
+        if error is None:
+            missed[key] += 1
+        else:
+            bins[key].append(error)
+    return {k: {"nme": round(float(np.mean(v)), 5) if v else None, "faces": len(v), "missed": missed[k]} for k, v in bins.items()}
