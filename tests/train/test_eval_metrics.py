@@ -58,7 +58,7 @@ def test_landmark_nme_by_yaw_bins_reads_each_faces_pose(tmp_path) -> None:
 
     from facehub.train.eval.landmarks import nme_by_yaw
 
-    for name, yaw in (("a", 10.0), ("b", -45.0), ("c", 80.0), ("d", -89.9)):
+    for name, yaw in (("a", 10.0), ("b", -45.0), ("c", 80.0), ("d", -97.0)):
         savemat(tmp_path / f"{name}.mat", {"Pose_Para": np.radians([[5.0, yaw, 0.0, 0, 0, 0, 1]])})
     bins = nme_by_yaw({"a.jpg": 0.02, "b.jpg": 0.05, "c.jpg": 0.1, "d.jpg": None}, tmp_path)
     assert bins["[0,30)"] == {"nme": 0.02, "faces": 1, "missed": 0}
