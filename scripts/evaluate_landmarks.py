@@ -37,7 +37,8 @@ def evaluate(args: argparse.Namespace) -> dict:
         train, val = split_by_person(samples, args.val_fraction, args.seed)
         samples = val if args.split == "val" else train
     samples = samples[: args.limit] if args.limit else samples
-    predictor = load_landmark_predictor(args.model, args.weights, refine_passes=args.refine_passes, flip_test=args.flip_test)
+    predictor = load_landmark_predictor(args.model, args.weights, refine_passes=args.refine_passes, flip_test=args.flip_test,
+                                        refine_min_shift=args.refine_min_shift)
     scores = evaluate_folder(predictor, samples, detect_all(predictor.detector, samples, args.detections), args.normalise)
     scores.summary["model"] = str(args.weights or args.model)
     by_yaw = nme_by_yaw(scores.per_image, samples[0].path.parent) if samples else None
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--val-fraction", type=float, default=0.12)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refine-passes", type=int, default=None, help="default: the checkpoint's config")
+    p.add_argument("--refine-min-shift", type=float, default=None,
+                   help="refine only faces whose crop moves by more than this share of its side (default: the checkpoint's config)")
     p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
                    help="average with the mirrored crop (default: the checkpoint's config)")
     p.add_argument("--detections", type=Path, default=None, help="JSON cache of the detector's faces per image")

@@ -5,7 +5,10 @@ Every detected face is aligned from the detector's five points to the model's cr
 caller's faces instead of detecting them), the model predicts points in crop
 pixels, and they are mapped back to the photo. With ``refine_passes >= 1``
 (config key or constructor argument) the crop is re-aligned from the five
-points derived from the first prediction and the model is run again.
+points derived from the first prediction and the model is run again; with ``refine_min_shift`` > 0
+(config key or argument) only on the faces whose re-aligned crop would move by more than that share of
+the crop's side (``crop_shift``): the turned faces whose detector points misplace the crop, while
+frontal faces keep one pass and its cost.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from facehub.geometry.align import invert_affine, transform_points
+from facehub.geometry.align import alignment_matrix, invert_affine, transform_points
 from facehub.geometry.five_points import five_points_from_68
 from facehub.geometry.landmarks68 import flip_index, to_68
 from facehub.image import ImageInput
@@ -27,10 +30,12 @@ class LandmarkPredictor(Predictor):
     task = "landmarks"
 
     def __init__(
-        self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None
+        self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None,
+        refine_min_shift: float | None = None,
     ) -> None:
         super().__init__(loaded, detector=detector, device=device)
         self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
+        self.refine_min_shift = float(self.config.get("refine_min_shift", 0.0) if refine_min_shift is None else refine_min_shift)
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
 
     @torch.inference_mode()
@@ -58,15 +63,23 @@ class LandmarkPredictor(Predictor):
     def _passes(
         self, image: np.ndarray, pixels: torch.Tensor, crops: torch.Tensor, matrices: np.ndarray
     ) -> tuple[np.ndarray, torch.Tensor, np.ndarray, np.ndarray]:
-        """The model on the first crops, then ``refine_passes`` times on crops re-aligned from its own points."""
+        """The model on the first crops, then up to ``refine_passes`` times on crops re-aligned from its own
+        points (each pass only for the faces whose crop moves by more than ``refine_min_shift``)."""
         if len(crops) == 0:
             n = getattr(self.model, "num_points", 68)
             return np.zeros((0, n, 2)), pixels, np.zeros((0, n, 2)), matrices
-        for index in range(1 + self.refine_passes):
-            crop_points = self.predict_crops(crops)
-            points = np.stack([transform_points(p, invert_affine(m)) for p, m in zip(crop_points, matrices)])
-            if index < self.refine_passes:
-                pixels, crops, matrices = self.crop(image, np.stack([five_points_from_68(to_68(p)) for p in points]))
+        crop_points = self.predict_crops(crops)
+        points = np.stack([transform_points(p, invert_affine(m)) for p, m in zip(crop_points, matrices)])
+        pixels, crops, matrices = pixels.clone(), crops.clone(), matrices.copy()
+        for _ in range(self.refine_passes):
+            five = np.stack([five_points_from_68(to_68(p)) for p in points])
+            aligned = np.stack([alignment_matrix(p, self.crop_spec) for p in five])
+            redo = np.flatnonzero(crop_shift(matrices, aligned, self.crop_spec.size) > self.refine_min_shift)
+            if len(redo) == 0:
+                break
+            pixels[redo], crops[redo], matrices[redo] = self.crop(image, five[redo])
+            crop_points[redo] = self.predict_crops(crops[redo])
+            points[redo] = np.stack([transform_points(crop_points[i], invert_affine(matrices[i])) for i in redo])
         return points, pixels, crop_points, matrices
 
     def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> LandmarksResult:
@@ -76,3 +89,11 @@ class LandmarkPredictor(Predictor):
         crops = (pixels.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
         return LandmarksResult(image=prepared.image, faces=prepared.faces, points=points, crops=crops,
                                crop_points=crop_points, model=self.name)
+
+
+def crop_shift(old: np.ndarray, new: np.ndarray, size: int) -> np.ndarray:
+    """How far re-aligning moves each crop: matrices (F, 2, 3) image -> crop, old and new; returns (F,) the
+    largest displacement of the new crop's four corners in the old crop's pixels, as a share of ``size``."""
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
+    moved = [transform_points(transform_points(corners, invert_affine(n)), o) for o, n in zip(old, new)]
+    return np.array([np.linalg.norm(m - corners, axis=1).max() / size for m in moved])

@@ -47,14 +47,55 @@ def test_empty_result() -> None:
     assert result.overlay().size == (50, 50) and result.face_crops() == []
 
 
-def _tiny_predictor(refine: int = 0) -> LandmarkPredictor:
+def _tiny_predictor(refine: int = 0, min_shift: float = 0.0) -> LandmarkPredictor:
     from facehub.landmarks.models.pipnet import PIPNet
 
     model = PIPNet(num_points=68, num_nb=4, width=8, net_stride=16, input_size=64).eval()
     config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
               "crop": {"zoom": 0.68, "shift_y": -0.1}, "mean": [0.5] * 3, "std": [0.5] * 3}
     loaded = LoadedModel("tiny", model, config, Path("."))
-    return LandmarkPredictor(loaded, device="cpu", refine_passes=refine)
+    return LandmarkPredictor(loaded, device="cpu", refine_passes=refine, refine_min_shift=min_shift)
+
+
+def test_crop_shift_measures_how_far_the_crop_moves() -> None:
+    from facehub.landmarks.predictor import crop_shift
+
+    matrix = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -20.0]])
+    moved = matrix.copy()
+    moved[0, 2] -= 6.4  # the new crop's content 6.4 crop pixels further left
+    assert crop_shift(matrix[None], matrix[None], 64)[0] == pytest.approx(0.0, abs=1e-9)
+    assert crop_shift(matrix[None], moved[None], 64)[0] == pytest.approx(0.1)
+
+
+def test_selective_refine_reruns_only_the_faces_whose_crop_moves() -> None:
+    """The astronaut's face given its detector's five points barely moves its crop on refining; the same face
+    given five points pushed a fifth of the face aside does: with a threshold between the two, only that one
+    is re-run (its points as with a full refine pass, the other's as with none)."""
+    if not _shipped("pipnet"):
+        pytest.skip("weights/pipnet not shipped")
+    import facehub
+
+    image = np.asarray(Image.open(EXAMPLES / "astronaut.jpg").convert("RGB"))
+    plain = facehub.load("pipnet", refine_passes=0)
+    detected = plain.detector(image).faces[0].points
+    width = np.ptp(detected[:, 0])
+    faces = np.stack([detected, detected + [0.4 * width, 0.1 * width]])
+    shifts = _first_pass_shift(plain, image, faces)
+    assert shifts[1] > 2 * shifts[0]
+    once = plain.locate(image, faces)[0]
+    twice = facehub.load("pipnet", refine_passes=1).locate(image, faces)[0]
+    picked = facehub.load("pipnet", refine_passes=1, refine_min_shift=float(shifts.mean())).locate(image, faces)[0]
+    assert np.allclose(picked[0], once[0]) and np.allclose(picked[1], twice[1])
+    assert not np.allclose(once[1], twice[1])
+
+
+def _first_pass_shift(predictor: LandmarkPredictor, image: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    from facehub.geometry.align import alignment_matrix
+    from facehub.landmarks.predictor import crop_shift
+
+    points, _, _, matrices = predictor.locate(image, faces)
+    aligned = np.stack([alignment_matrix(five_points_from_68(p), predictor.crop_spec) for p in points])
+    return crop_shift(matrices, aligned, predictor.crop_spec.size)
 
 
 @pytest.mark.parametrize("refine", [0, 1])
