@@ -27,6 +27,7 @@ class LandmarkExport:
     seed: int = 0  # of the person split, for the card
     pipeline_eval: Path | None = None  # JSON from scripts/evaluate_landmarks.py --out
     refine_passes: int = 0  # re-alignment passes stored in config.json
+    refine_min_shift: float = 0.0  # refine only faces whose crop moves more than this share of its side
     flip_test: bool = False  # average with the mirrored crop at inference
     history: str = ""  # how the --init-from weights were trained
     push_to_hub: str | None = None
@@ -68,11 +69,13 @@ def export_checkpoint(run: Path, options: LandmarkExport) -> Path:
     info = json.loads((run / "best_info.json").read_text())
     info["history"] = options.history
     torch.set_num_threads(1)
-    factor = (2 if options.flip_test else 1) * (1 + options.refine_passes)
+    # a selective refine (refine_min_shift > 0) re-runs only turned faces: the per-face time is one pass's
+    factor = (2 if options.flip_test else 1) * (1 + (options.refine_passes if options.refine_min_shift <= 0 else 0))
     fastest, median = (factor * t for t in measure_ms(model, config["input_size"]))
     load = os.getloadavg()[0]
     config = {k: v for k, v in config.items() if k != "training"}
     config["refine_passes"] = options.refine_passes
+    config["refine_min_shift"] = options.refine_min_shift
     config["flip_test"] = options.flip_test
     metrics = {"val NME (inter-ocular, GT 5-point crops)": f"{info['nme']:.4f}",
                "val failure rate @0.10": f"{info['fr']:.4f}", "val AUC @0.10": f"{info['auc']:.4f}",
@@ -106,7 +109,11 @@ def _card(config: dict, info: dict, metrics: dict[str, str], options: LandmarkEx
                "annotation; Sagonas et al. 2013, non-commercial research only) and " if "300w68" in info.get("data", "") else "")
               + "ytf68 (`../shared/data/ytf68`): 3,403 YouTube-Faces frames of 278 people with 68 points "
               "(YouTube Faces DB, Wolf et al. 2011, as prepared for a course): research use only. "
-              f"Validation: {info['people']} held-out people ({info['count']} faces, each folder split by person, "
+              + ("Large poses: face-profiled views of ytf68's training people (`scripts/export_profiled_landmarks.py`: "
+                 "each face turned in 3D to |yaw| 25-88 degrees by `facehub/train/data/profiling.py`, its human 68 "
+                 "points moved with the warp, so a jaw that turns away follows the 3D jaw as AFLW2000-3D's does). "
+                 if "profiled" in info.get("data", "") else "")
+              + f"Validation: {info['people']} held-out people ({info['count']} faces, each folder split by person, "
               f"seed {options.seed}), scored per folder."
               + (f" Extra training faces (never validated on): {info['teacher_faces']} MediaPipe Face Mesh faces of "
                  f"`{info['teacher_data']}` (CelebAMask-HQ / Figaro-1k images, research use only) mapped to 68 points "
