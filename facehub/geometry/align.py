@@ -100,6 +100,15 @@ def _sampling_grid(inverse: torch.Tensor, out_h: int, out_w: int, in_h: int, in_
     return grid.reshape(-1, out_h, out_w, 2)
 
 
+def _warp_grid(matrices: torch.Tensor, out_size: tuple[int, int], in_size: tuple[int, int]) -> torch.Tensor:
+    """``grid_sample``'s grid (N, out_h, out_w, 2) for 2x3 ``matrices`` (N, 2, 3) or (2, 3), input px -> output px."""
+    if matrices.ndim == 2:
+        matrices = matrices[None]
+    full = torch.cat([matrices, matrices.new_tensor([0.0, 0.0, 1.0]).expand(len(matrices), 1, 3)], dim=1)
+    inverse = torch.linalg.inv(full)[:, :2]
+    return _sampling_grid(inverse, out_size[0], out_size[1], in_size[0], in_size[1])
+
+
 def warp_affine(
     images: torch.Tensor, matrices: np.ndarray | torch.Tensor, out_size: tuple[int, int], mode: str = "bilinear"
 ) -> torch.Tensor:
@@ -115,12 +124,7 @@ def warp_affine(
         matrices = matrices.to(device=images.device, dtype=images.dtype)
     else:
         matrices = torch.as_tensor(np.asarray(matrices), dtype=images.dtype, device=images.device)
-    if matrices.ndim == 2:
-        matrices = matrices[None]
-    full = torch.cat([matrices, matrices.new_tensor([0.0, 0.0, 1.0]).expand(len(matrices), 1, 3)], dim=1)
-    inverse = torch.linalg.inv(full)[:, :2]
-    out_h, out_w = out_size
-    grid = _sampling_grid(inverse, out_h, out_w, images.shape[-2], images.shape[-1])
+    grid = _warp_grid(matrices, out_size, images.shape[-2:])
     if images.shape[0] == 1 and grid.shape[0] > 1:
         images = images.expand(grid.shape[0], -1, -1, -1)
     return F.grid_sample(images, grid, mode=mode, padding_mode="zeros", align_corners=False).to(out_dtype)
@@ -155,6 +159,13 @@ def _footprint(matrices: np.ndarray, size: int, image_size: tuple[int, int]) -> 
     shifted = matrices.copy()
     shifted[:, :, 2] += matrices[:, :, :2] @ np.array([x0, y0], dtype=np.float64)
     return (int(x0), int(y0), int(x1), int(y1)), shifted
+
+
+def paste_grid(matrix: np.ndarray, image_size: tuple[int, int], crop_size: int) -> torch.Tensor:
+    """The (1, H, W, 2) float32 ``grid_sample`` grid at which ``paste_back`` samples an (s, s) crop of ``matrix``
+    (2, 3; image -> crop) for an (H, W) image: normalised crop coordinates, bilinear, zeros outside."""
+    inverse = torch.as_tensor(invert_affine(matrix)[None], dtype=torch.float32)
+    return _warp_grid(inverse, image_size, (crop_size, crop_size))
 
 
 def paste_back(
