@@ -53,7 +53,7 @@ def measure_ms(model: torch.nn.Module, size: int, repeats: int = 40) -> tuple[fl
 def _pipeline_metrics(path: Path) -> dict[str, str]:
     pipe = json.loads(path.read_text())["summary"]
     return {
-        f"pipeline val NME (MTCNN boxes, refine {pipe['refine_passes']}, flip {pipe.get('flip_test')})": f"{pipe['nme']:.4f}",
+        f"pipeline val NME (default detector, refine {pipe['refine_passes']}, flip {pipe.get('flip_test')})": f"{pipe['nme']:.4f}",
         "pipeline val failure rate @0.10 (misses count)": f"{pipe['fr']:.4f}",
         "pipeline val AUC @0.10": f"{pipe['auc']:.4f}",
         "pipeline missed faces": f"{pipe['missed']} / {pipe['count']}",
