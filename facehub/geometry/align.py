@@ -178,3 +178,11 @@ def paste_back(
     """
     inverse = np.stack([invert_affine(m) for m in matrices])
     return warp_affine(crop_maps, inverse, image_size, mode=mode)
+
+
+def crop_shift(old: np.ndarray, new: np.ndarray, size: int) -> np.ndarray:
+    """How far re-aligning moves each crop: matrices (F, 2, 3) image -> crop, old and new; returns (F,) the
+    largest displacement of the new crop's four corners in the old crop's pixels, as a share of ``size``."""
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
+    moved = [transform_points(transform_points(corners, invert_affine(n)), o) for o, n in zip(old, new)]
+    return np.array([np.linalg.norm(m - corners, axis=1).max() / size for m in moved])

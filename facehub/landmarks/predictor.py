@@ -7,7 +7,7 @@ pixels, and they are mapped back to the photo. With ``refine_passes >= 1``
 (config key or constructor argument) the crop is re-aligned from the five
 points derived from the first prediction and the model is run again; with ``refine_min_shift`` > 0
 (config key or argument) only on the faces whose re-aligned crop would move by more than that share of
-the crop's side (``crop_shift``): the turned faces whose detector points misplace the crop, while
+the crop's side (``facehub.geometry.align.crop_shift``): the turned faces whose detector points misplace the crop, while
 frontal faces keep one pass and its cost.
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from facehub.geometry.align import alignment_matrix, invert_affine, transform_points
+from facehub.geometry.align import alignment_matrix, crop_shift, invert_affine, transform_points
 from facehub.geometry.five_points import five_points_from_68
 from facehub.geometry.landmarks68 import flip_index, to_68
 from facehub.image import ImageInput
@@ -89,11 +89,3 @@ class LandmarkPredictor(Predictor):
         crops = (pixels.permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
         return LandmarksResult(image=prepared.image, faces=prepared.faces, points=points, crops=crops,
                                crop_points=crop_points, model=self.name)
-
-
-def crop_shift(old: np.ndarray, new: np.ndarray, size: int) -> np.ndarray:
-    """How far re-aligning moves each crop: matrices (F, 2, 3) image -> crop, old and new; returns (F,) the
-    largest displacement of the new crop's four corners in the old crop's pixels, as a share of ``size``."""
-    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
-    moved = [transform_points(transform_points(corners, invert_affine(n)), o) for o, n in zip(old, new)]
-    return np.array([np.linalg.norm(m - corners, axis=1).max() / size for m in moved])

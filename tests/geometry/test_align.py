@@ -277,3 +277,13 @@ def test_crops_read_from_the_faces_footprint_equal_crops_of_the_whole_photo() ->
     expected = warp_affine(whole, matrices, (64, 64)).clamp(0, 1)
     torch.testing.assert_close(crops, expected, atol=1e-4, rtol=0)
     assert float(crops[0].std()) > 0.1 and float(crops[2].abs().max()) == 0.0
+
+
+def test_crop_shift_measures_how_far_the_crop_moves() -> None:
+    from facehub.geometry.align import crop_shift
+
+    matrix = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -20.0]])
+    moved = matrix.copy()
+    moved[0, 2] -= 6.4  # the new crop's content 6.4 crop pixels further left
+    assert crop_shift(matrix[None], matrix[None], 64)[0] == pytest.approx(0.0, abs=1e-9)
+    assert crop_shift(matrix[None], moved[None], 64)[0] == pytest.approx(0.1)

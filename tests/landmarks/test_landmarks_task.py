@@ -57,16 +57,6 @@ def _tiny_predictor(refine: int = 0, min_shift: float = 0.0) -> LandmarkPredicto
     return LandmarkPredictor(loaded, device="cpu", refine_passes=refine, refine_min_shift=min_shift)
 
 
-def test_crop_shift_measures_how_far_the_crop_moves() -> None:
-    from facehub.landmarks.predictor import crop_shift
-
-    matrix = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -20.0]])
-    moved = matrix.copy()
-    moved[0, 2] -= 6.4  # the new crop's content 6.4 crop pixels further left
-    assert crop_shift(matrix[None], matrix[None], 64)[0] == pytest.approx(0.0, abs=1e-9)
-    assert crop_shift(matrix[None], moved[None], 64)[0] == pytest.approx(0.1)
-
-
 def test_selective_refine_reruns_only_the_faces_whose_crop_moves() -> None:
     """The astronaut's face given its detector's five points barely moves its crop on refining; the same face
     given five points pushed a fifth of the face aside does: with a threshold between the two, only that one
@@ -90,8 +80,7 @@ def test_selective_refine_reruns_only_the_faces_whose_crop_moves() -> None:
 
 
 def _first_pass_shift(predictor: LandmarkPredictor, image: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    from facehub.geometry.align import alignment_matrix
-    from facehub.landmarks.predictor import crop_shift
+    from facehub.geometry.align import alignment_matrix, crop_shift
 
     points, _, _, matrices = predictor.locate(image, faces)
     aligned = np.stack([alignment_matrix(five_points_from_68(p), predictor.crop_spec) for p in points])
@@ -109,9 +98,10 @@ def test_predictor_wiring(refine: int) -> None:
     assert np.isfinite(result.points).all()
     # the shared prepare(): the same crops and points as locate() on the same five points
     points, pixels, _, _ = predictor.locate(image, face.points[None])
-    assert np.array_equal(result.points[0], points[0])
+    # a batch of two and a batch of one may round differently in the convolutions (seen under load)
+    assert np.allclose(result.points[0], points[0], atol=1e-4)
     assert np.array_equal(result.crops[0], (pixels[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
-    assert np.array_equal(predictor(image, faces=face.points).points[0], points[0])
+    assert np.allclose(predictor(image, faces=face.points).points[0], points[0], atol=1e-4)
     assert predictor(image, faces=[]).points.shape == (0, 68, 2)
     assert predictor._detector is None
 
