@@ -154,6 +154,8 @@ def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
             model = FaceReconstructor.from_pretrained(args.model)
         if args.refine_passes >= 0:
             model.refine_passes = args.refine_passes
+        if args.refine_min_shift >= 0:
+            model.refine_min_shift = args.refine_min_shift
         if args.flip_test != "config":
             model.flip_test = args.flip_test == "on"
         return model
@@ -166,7 +168,8 @@ def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
     ckpt = read_checkpoint(args.checkpoint)
     config = checkpoint_config(ckpt.model_args, ckpt.crop, ckpt.uv_size)
     loaded = LoadedModel("prnet", ckpt.model, config, Path(args.checkpoint).parent)
-    return FaceReconstructor(loaded, refine_passes=max(args.refine_passes, 0), flip_test=args.flip_test == "on")
+    return FaceReconstructor(loaded, refine_passes=max(args.refine_passes, 0), flip_test=args.flip_test == "on",
+                             refine_min_shift=max(args.refine_min_shift, 0.0))
 
 
 def main() -> None:
@@ -178,6 +181,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--datasets", default="ytf68,celebamask_hair_val", help="held-out sets, comma-separated")
     parser.add_argument("--refine-passes", type=int, default=-1, help="override the config's refine_passes")
+    parser.add_argument("--refine-min-shift", type=float, default=-1.0,
+                        help="override the config's refine_min_shift (refine only faces whose crop moves more than this share)")
     parser.add_argument("--flip-test", choices=["config", "on", "off"], default="config",
                         help="average with the mirrored crop (default: as the checkpoint's config says)")
     parser.add_argument("--threads", type=int, default=2)
@@ -185,7 +190,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_reconstructor(args)
-    report: dict = {"model": args.checkpoint or args.model, "refine_passes": model.refine_passes, "flip_test": model.flip_test}
+    report: dict = {"model": args.checkpoint or args.model, "refine_passes": model.refine_passes,
+                    "refine_min_shift": model.refine_min_shift, "flip_test": model.flip_test}
     with torch.inference_mode():
         if args.aflw2000:
             report["aflw2000_3d"] = evaluate_aflw2000(model, args.aflw2000, args.limit)

@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, help="evaluate_prnet.py report (JSON)")
     parser.add_argument("--ms-per-face", type=str, default=d.ms_per_face)
     parser.add_argument("--refine-passes", type=int, default=d.refine_passes)
+    parser.add_argument("--refine-min-shift", type=float, default=d.refine_min_shift,
+                        help="refine only faces whose crop moves by more than this share of its side")
     parser.add_argument("--flip-test", action="store_true", help="average with the mirrored crop at inference")
     parser.add_argument("--map-68", type=Path, help="the model's own 468 -> 68 map (fit_68_map.py --student)")
     parser.add_argument("--out", type=Path, default=d.out)

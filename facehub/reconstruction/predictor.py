@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from facehub.detection.result import Face
-from facehub.geometry.align import invert_affine
+from facehub.geometry.align import alignment_matrix, crop_shift, invert_affine
 from facehub.geometry.five_points import five_points_from_468
 from facehub.image import ImageInput
 from facehub.predictor import FacesInput, Predictor
@@ -45,6 +45,9 @@ class FaceReconstructor(Predictor):
     ``refine_passes`` (argument or config key, default 0): re-align each crop
     from the five points of the previous prediction and run the model again,
     so that the crop matches the training alignment rather than MTCNN's.
+    ``refine_min_shift`` (argument or config key, default 0): a refine pass re-runs only the faces whose
+    re-aligned crop moves by more than that share of its side (``facehub.geometry.align.crop_shift``), so a
+    face the previous pass already framed keeps its maps and its cost.
     ``flip_test`` (argument or config key, default False): also run the
     mirrored crop and average the two maps (the UV layout is left-right symmetric).
     ``map_68`` (config key, optional ``{"indices", "weights"}``): the 468 -> 68 map
@@ -54,10 +57,12 @@ class FaceReconstructor(Predictor):
     task = "reconstruction"
 
     def __init__(
-        self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None
+        self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None,
+        refine_min_shift: float | None = None,
     ):
         super().__init__(loaded, detector=detector, device=device)
         self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
+        self.refine_min_shift = float(self.config.get("refine_min_shift", 0.0) if refine_min_shift is None else refine_min_shift)
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
         self.layout = uv_layout(int(self.config["uv_size"]))
         # The model's own 468 -> 68 map (fitted on its predictions, scripts/fit_68_map.py --student), if shipped.
@@ -100,14 +105,23 @@ class FaceReconstructor(Predictor):
         return self.predict_maps(crops), matrices
 
     def refine(self, image: np.ndarray, maps: np.ndarray, matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One more pass, aligned from the five points of the current maps' 68 landmarks."""
+        """One more pass, aligned from the five points of the current maps' 68 landmarks, for the faces whose
+        crop moves by more than ``refine_min_shift`` (every face at 0); the others keep their maps."""
         if len(maps) == 0:
             return maps, matrices
         points5 = []
         for crop_map, matrix in zip(maps, matrices):
             vertices = self.layout.sample(to_image_space(crop_map, matrix)).astype(np.float64)
             points5.append(five_points_from_468(vertices))  # through the teacher's 468 -> 68 map, as trained
-        return self.locate(image, np.stack(points5))
+        points5 = np.stack(points5)
+        aligned = np.stack([alignment_matrix(p, self.crop_spec) for p in points5])
+        redo = np.flatnonzero(crop_shift(matrices, aligned, self.crop_spec.size) > self.refine_min_shift)
+        if len(redo) == len(maps):
+            return self.locate(image, points5)
+        maps, matrices = maps.copy(), matrices.copy()
+        if len(redo):
+            maps[redo], matrices[redo] = self.locate(image, points5[redo])
+        return maps, matrices
 
     def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> ReconstructionResult:
         """Reconstruct every face of ``source`` (or the given ``faces``: see ``facehub.predictor``)."""

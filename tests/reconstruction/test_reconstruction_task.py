@@ -151,3 +151,29 @@ def test_shipped_weights_on_held_out_person() -> None:
         wh = np.ptp(sample.points, axis=0)
         errors.append(np.linalg.norm(pred - sample.points, axis=1).mean() / np.sqrt(wh[0] * wh[1]))
     assert np.median(errors) < 0.07
+
+
+def test_selective_refine_reruns_only_the_faces_whose_crop_moves() -> None:
+    """Grace Hopper's face given its detector's five points and given five points pushed aside: with a
+    threshold between how far each crop moves on refining, only the misplaced face gets the refine pass."""
+    if not _shipped():
+        pytest.skip("weights/prnet not shipped")
+    import facehub
+    from facehub.geometry.align import alignment_matrix, crop_shift
+    from facehub.geometry.five_points import five_points_from_468
+
+    image = np.asarray(Image.open(EXAMPLES / "grace_hopper.jpg").convert("RGB"))
+    plain = facehub.load("prnet", device="cpu", refine_passes=0)
+    detected = plain.detector(image).faces[0].points
+    points5 = np.stack([detected, detected + [0.8 * np.ptp(detected[:, 0]), 0.0]])
+    maps, matrices = plain.locate(image, points5)
+    refined = [five_points_from_468(plain.layout.sample(to_image_space(m, a))) for m, a in zip(maps, matrices)]
+    shifts = crop_shift(matrices, np.stack([alignment_matrix(p, plain.crop_spec) for p in refined]), plain.crop_spec.size)
+    assert shifts[1] > 2 * shifts[0]
+
+    full = facehub.load("prnet", device="cpu", refine_passes=1, refine_min_shift=0.0)
+    picked = facehub.load("prnet", device="cpu", refine_passes=1, refine_min_shift=float(shifts.mean()))
+    full_maps, _ = full.refine(image, maps, matrices)
+    picked_maps, picked_matrices = picked.refine(image, maps, matrices)
+    assert np.array_equal(picked_maps[0], maps[0]) and np.array_equal(picked_matrices[0], matrices[0])
+    assert np.allclose(picked_maps[1], full_maps[1], atol=1e-3) and not np.allclose(picked_maps[1], maps[1], atol=1e-3)

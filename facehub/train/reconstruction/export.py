@@ -42,6 +42,7 @@ class ExportOptions:
     eval: Path | None = None  # evaluate_prnet.py report (JSON)
     ms_per_face: str = "not measured"
     refine_passes: int = 0
+    refine_min_shift: float = 0.0  # refine only faces whose crop moves by more than this share of its side
     flip_test: bool = False
     map_68: Path | None = None  # the model's own 468 -> 68 map (fit_68_map.py --student)
     out: Path = Path("weights/prnet")
@@ -111,7 +112,9 @@ def _card(ckpt: PRNetCheckpoint, config: dict, opts: ExportOptions, metrics: dic
             "held-out 68-point NME against the teacher. "
             f"468 -> 68 map fit on ytf68 (k={map_fit['k']} vertices per point): NME {map_fit['nme_heldout_mean']} "
             f"on held-out people ({map_fit['heldout_faces']} faces) vs their real labels.{own_map} "
-            f"Inference: refine passes {opts.refine_passes}, mirrored-crop averaging {opts.flip_test}."
+            f"Inference: refine passes {opts.refine_passes}"
+            + (f" (each only for faces whose crop moves by more than {opts.refine_min_shift:g} of its side)" if opts.refine_min_shift > 0 else "")
+            + f", mirrored-crop averaging {opts.flip_test}."
             + (f"\n\n{opts.note}" if opts.note else "")
         ),
         metrics=metrics,
@@ -137,7 +140,7 @@ def export_prnet(opts: ExportOptions) -> tuple[Path, dict[str, float | str]]:
     half = not opts.fp32 and shift < 0.1
     config = checkpoint_config(ckpt.model_args, ckpt.crop, ckpt.uv_size)
     config.update({
-        "refine_passes": opts.refine_passes, "flip_test": opts.flip_test,
+        "refine_passes": opts.refine_passes, "refine_min_shift": opts.refine_min_shift, "flip_test": opts.flip_test,
         "points": "MediaPipe 468-vertex UV layout; 68 iBUG points via facehub/assets/prnet_68_map.json",
     })
     own_map = ""
