@@ -33,7 +33,7 @@ def main() -> None:
     _, held_out = split_by_person(read_ytf68())
     leaked = {person_of(str(n)) for n in crops.names} & {s.person for s in held_out}
     if leaked:
-        raise SystemExit(f"Profiled views of ytf68's held-out people ({len(leaked)}, e.g. {sorted(leaked)[0]}): not exported.")
+        raise SystemExit(f"Profiled views of ytf68's held-out people ({len(leaked)}, e.g. {min(leaked)}): not exported.")
     count = write_labelled_folder(crops, args.out, args.limit, args.seed)
     print(f"{count} profiled faces written to {args.out}")
 

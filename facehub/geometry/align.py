@@ -180,9 +180,12 @@ def paste_back(
     return warp_affine(crop_maps, inverse, image_size, mode=mode)
 
 
-def crop_shift(old: np.ndarray, new: np.ndarray, size: int) -> np.ndarray:
-    """How far re-aligning moves each crop: matrices (F, 2, 3) image -> crop, old and new; returns (F,) the
-    largest displacement of the new crop's four corners in the old crop's pixels, as a share of ``size``."""
+def crop_shift(matrices: np.ndarray, points5: np.ndarray, spec: CropSpec) -> np.ndarray:
+    """How far re-aligning moves each crop: ``matrices`` (F, 2, 3) image -> crop now, ``points5`` (F, 5, 2) the
+    five points to re-align from; returns (F,) the largest displacement of the re-aligned crop's four corners in
+    the current crop's pixels, as a share of ``spec.size``."""
+    size = spec.size
     corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64)
-    moved = [transform_points(transform_points(corners, invert_affine(n)), o) for o, n in zip(old, new)]
+    moved = [transform_points(transform_points(corners, invert_affine(alignment_matrix(p, spec))), m)
+             for m, p in zip(matrices, points5)]
     return np.array([np.linalg.norm(m - corners, axis=1).max() / size for m in moved])

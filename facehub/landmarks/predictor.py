@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from facehub.geometry.align import alignment_matrix, crop_shift, invert_affine, transform_points
+from facehub.geometry.align import crop_shift, invert_affine, transform_points
 from facehub.geometry.five_points import five_points_from_68
 from facehub.geometry.landmarks68 import flip_index, to_68
 from facehub.image import ImageInput
@@ -73,8 +73,7 @@ class LandmarkPredictor(Predictor):
         pixels, crops, matrices = pixels.clone(), crops.clone(), matrices.copy()
         for _ in range(self.refine_passes):
             five = np.stack([five_points_from_68(to_68(p)) for p in points])
-            aligned = np.stack([alignment_matrix(p, self.crop_spec) for p in five])
-            redo = np.flatnonzero(crop_shift(matrices, aligned, self.crop_spec.size) > self.refine_min_shift)
+            redo = np.flatnonzero(crop_shift(matrices, five, self.crop_spec) > self.refine_min_shift)
             if len(redo) == 0:
                 break
             pixels[redo], crops[redo], matrices[redo] = self.crop(image, five[redo])

@@ -149,10 +149,12 @@ def paste_claim(probs: torch.Tensor, weight: torch.Tensor, matrix: np.ndarray, o
     size = probs.shape[-1]
     grid = paste_grid(matrix, out_size, size)  # (1, h, w, 2) normalised crop coordinates
     if out_size[0] * out_size[1] <= size * size:
-        pasted = torch.nn.functional.grid_sample(torch.cat([probs, weight[None]])[None], grid, mode="bilinear",
-                                                 padding_mode="zeros", align_corners=False)[0]
-        best_prob, best = pasted[1:-1].max(0)
-        return best.numpy(), best_prob.numpy(), pasted[0].numpy(), pasted[-1].numpy()
+        # probabilities and weight pasted apart: a torch.cat of the two would copy the (C, s, s) crop each time
+        pasted = torch.nn.functional.grid_sample(probs[None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
+        pasted_weight = torch.nn.functional.grid_sample(weight[None, None], grid, mode="bilinear", padding_mode="zeros",
+                                                        align_corners=False)[0, 0]
+        best_prob, best = pasted[1:].max(0)
+        return best.numpy(), best_prob.numpy(), pasted[0].numpy(), pasted_weight.numpy()
     best_prob, best = probs[1:].max(0)  # (s, s): each crop pixel's best foreground class
     channels = torch.stack([best_prob, probs[0], weight])[None]
     sampled = torch.nn.functional.grid_sample(channels, grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
@@ -168,8 +170,7 @@ def paste_claim(probs: torch.Tensor, weight: torch.Tensor, matrix: np.ndarray, o
         points = grid[0][ambiguous][None, None]  # (1, 1, K, 2)
         values = torch.nn.functional.grid_sample(probs[None, 1:], points, mode="bilinear", padding_mode="zeros",
                                                  align_corners=False)[0, :, 0]  # (C - 1, K)
-        label[ambiguous] = values.max(0).indices
-        sampled[0][ambiguous] = values.max(0).values
+        sampled[0][ambiguous], label[ambiguous] = values.max(0)
     return label.numpy(), sampled[0].numpy(), sampled[1].numpy(), sampled[2].numpy()
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from facehub.detection.result import Face
-from facehub.geometry.align import alignment_matrix, crop_shift, invert_affine
+from facehub.geometry.align import crop_shift, invert_affine
 from facehub.geometry.five_points import five_points_from_468
 from facehub.image import ImageInput
 from facehub.predictor import FacesInput, Predictor
@@ -114,10 +114,7 @@ class FaceReconstructor(Predictor):
             vertices = self.layout.sample(to_image_space(crop_map, matrix)).astype(np.float64)
             points5.append(five_points_from_468(vertices))  # through the teacher's 468 -> 68 map, as trained
         points5 = np.stack(points5)
-        aligned = np.stack([alignment_matrix(p, self.crop_spec) for p in points5])
-        redo = np.flatnonzero(crop_shift(matrices, aligned, self.crop_spec.size) > self.refine_min_shift)
-        if len(redo) == len(maps):
-            return self.locate(image, points5)
+        redo = np.flatnonzero(crop_shift(matrices, points5, self.crop_spec) > self.refine_min_shift)
         maps, matrices = maps.copy(), matrices.copy()
         if len(redo):
             maps[redo], matrices[redo] = self.locate(image, points5[redo])

@@ -280,10 +280,12 @@ def test_crops_read_from_the_faces_footprint_equal_crops_of_the_whole_photo() ->
 
 
 def test_crop_shift_measures_how_far_the_crop_moves() -> None:
-    from facehub.geometry.align import crop_shift
+    from facehub.geometry.align import CropSpec, alignment_matrix, crop_shift
 
-    matrix = np.array([[0.5, 0.0, -10.0], [0.0, 0.5, -20.0]])
-    moved = matrix.copy()
-    moved[0, 2] -= 6.4  # the new crop's content 6.4 crop pixels further left
-    assert crop_shift(matrix[None], matrix[None], 64)[0] == pytest.approx(0.0, abs=1e-9)
-    assert crop_shift(matrix[None], moved[None], 64)[0] == pytest.approx(0.1)
+    spec = CropSpec(64, 0.68, -0.1)
+    points5 = np.array([[60, 50], [90, 50], [75, 65], [62, 82], [88, 82]], dtype=np.float64)
+    matrix = alignment_matrix(points5, spec)
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))  # crop px per image px
+    moved = points5 + [6.4 / scale, 0.0]  # re-aligned, the crop's content moves 6.4 crop pixels
+    assert crop_shift(matrix[None], points5[None], spec)[0] == pytest.approx(0.0, abs=1e-9)
+    assert crop_shift(matrix[None], moved[None], spec)[0] == pytest.approx(0.1)

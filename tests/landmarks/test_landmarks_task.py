@@ -80,11 +80,10 @@ def test_selective_refine_reruns_only_the_faces_whose_crop_moves() -> None:
 
 
 def _first_pass_shift(predictor: LandmarkPredictor, image: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    from facehub.geometry.align import alignment_matrix, crop_shift
+    from facehub.geometry.align import crop_shift
 
     points, _, _, matrices = predictor.locate(image, faces)
-    aligned = np.stack([alignment_matrix(five_points_from_68(p), predictor.crop_spec) for p in points])
-    return crop_shift(matrices, aligned, predictor.crop_spec.size)
+    return crop_shift(matrices, np.stack([five_points_from_68(p) for p in points]), predictor.crop_spec)
 
 
 @pytest.mark.parametrize("refine", [0, 1])

@@ -159,7 +159,7 @@ def test_selective_refine_reruns_only_the_faces_whose_crop_moves() -> None:
     if not _shipped():
         pytest.skip("weights/prnet not shipped")
     import facehub
-    from facehub.geometry.align import alignment_matrix, crop_shift
+    from facehub.geometry.align import crop_shift
     from facehub.geometry.five_points import five_points_from_468
 
     image = np.asarray(Image.open(EXAMPLES / "grace_hopper.jpg").convert("RGB"))
@@ -168,7 +168,7 @@ def test_selective_refine_reruns_only_the_faces_whose_crop_moves() -> None:
     points5 = np.stack([detected, detected + [0.8 * np.ptp(detected[:, 0]), 0.0]])
     maps, matrices = plain.locate(image, points5)
     refined = [five_points_from_468(plain.layout.sample(to_image_space(m, a))) for m, a in zip(maps, matrices)]
-    shifts = crop_shift(matrices, np.stack([alignment_matrix(p, plain.crop_spec) for p in refined]), plain.crop_spec.size)
+    shifts = crop_shift(matrices, np.stack(refined), plain.crop_spec)
     assert shifts[1] > 2 * shifts[0]
 
     full = facehub.load("prnet", device="cpu", refine_passes=1, refine_min_shift=0.0)

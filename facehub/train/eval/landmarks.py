@@ -120,7 +120,7 @@ def evaluate_folder(predictor, samples: list[LandmarkSample], detections: dict[s
     summary["landmark_ms_per_face_median"] = float(np.median(landmark_ms)) if landmark_ms else float("nan")
     summary["landmark_ms_per_face_mean"] = float(np.mean(landmark_ms)) if landmark_ms else float("nan")
     summary["refine_passes"] = predictor.refine_passes
-    summary["refine_min_shift"] = getattr(predictor, "refine_min_shift", 0.0)
+    summary["refine_min_shift"] = predictor.refine_min_shift
     summary["flip_test"] = predictor.flip_test
     return LandmarkScores(summary, per_image, np.asarray(per_point).reshape(len(per_point), -1))
 
