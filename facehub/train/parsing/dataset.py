@@ -2,6 +2,8 @@
 
 * Human labels: ``<data>/celebamask19/{train,val}/{images,labels}`` (CelebAMask-HQ's 19 classes); the five
   points of each face come from ``cache/parsing/celebamask19_<split>.npz`` (``scripts/detect_parsing_faces.py``).
+* Face-profiled views of a human set (``cache/parsing/profiled_<set>_<split>.npz`` naming its folder under
+  ``cache/parsing/``, ``scripts/export_profiled_parsing.py``) read as one more human set, ``profiled_<set>``.
 * Pseudo-labels: ``cache/parsing/<dataset>.npz`` + ``cache/parsing/<dataset>/<stem>.png`` written by
   ``scripts/pseudo_label_parsing.py`` (FACEHUB's 15 classes, 255 where the teacher does not know).
   ``celebamask_hair_val`` and a held-out tenth of the ytf68 *people* are validation; the rest is training.
@@ -25,6 +27,7 @@ from facehub.parsing.labels import FACEHUB, LabelSet, convert, label_set_for
 from facehub.train.data import cache_root, data_root
 from facehub.train.data.teacher import TEACHER_DATASETS
 from facehub.train.parsing.augment import ParsingAugment, aligned_pair, augment
+from facehub.train.parsing.profiled import is_profiled
 
 TRAIN_SETS = ("celebamask_hair_train", "figaro1k_hair_train", "ytf68")
 VAL_SETS = ("celebamask_hair_val", "ytf68")
@@ -66,7 +69,7 @@ def load_human_items(split: str, datasets: tuple[str, ...] = HUMAN_SETS, root: P
         if not index_path.is_file():
             raise FileNotFoundError(f"{index_path} is missing: run `python scripts/detect_parsing_faces.py`.")
         index = np.load(index_path)
-        folder = data_root() / dataset / split
+        folder = root / str(index["folder"]) if "folder" in index.files else data_root() / dataset / split
         labels = tuple(str(n) for n in index["labels"])
         for name, points in zip(index["names"], index["points5"]):
             items.append(ParsingItem(folder / "images" / str(name), folder / "labels" / f"{Path(str(name)).stem}.png",
@@ -134,13 +137,15 @@ class ParsingTrainSet(torch.utils.data.Dataset):
 
     def __init__(self, items: list[ParsingItem], spec: CropSpec, mean: list[float], std: list[float],
                  config: ParsingAugment | None = None, seed: int = 0, labels: LabelSet = FACEHUB,
-                 human_share: float = 0.0, rare_boost: float = 1.0) -> None:
+                 human_share: float = 0.0, rare_boost: float = 1.0, profiled_share: float = 0.0) -> None:
         """``labels``: the label set of the returned maps; ``human_share`` in [0, 1): the share of samples
         drawn from human-labelled items (0 = as many as their count gives); ``rare_boost``: the weight of a
-        human-labelled face whose map shows one of ``RARE_CLASSES``."""
+        human-labelled face whose map shows one of ``RARE_CLASSES``; ``profiled_share`` in [0, 1): the share of
+        the human-labelled samples drawn from face-profiled views (0 = as their count and yaw give)."""
         self.items, self.spec, self.mean, self.std = items, spec, mean, std
         self.config = config or ParsingAugment()
         self.labels, self.human_share, self.rare_boost = labels, human_share, rare_boost
+        self.profiled_share = profiled_share
         self.permutation = labels.flip_permutation()
         self.rng = np.random.default_rng(seed)
 
@@ -149,7 +154,8 @@ class ParsingTrainSet(torch.utils.data.Dataset):
 
     def weights(self) -> np.ndarray:
         """(N,) sampling weights: 1, 2 for turned faces (yaw proxy > 0.2), 3 beyond 0.35; then, with a
-        ``human_share``, scaled so human-labelled items get that share of the total."""
+        ``human_share``, scaled so human-labelled items get that share of the total, and with a
+        ``profiled_share``, their profiled views that share of the human-labelled items' weight."""
         yaw = np.array([yaw_proxy(item.points5) for item in self.items])
         weights = 1.0 + (yaw > 0.2) + (yaw > 0.35)
         human = np.array([item.human for item in self.items], dtype=bool)
@@ -158,6 +164,11 @@ class ParsingTrainSet(torch.utils.data.Dataset):
         if self.human_share > 0 and human.any() and (~human).any():
             weights[human] *= self.human_share / weights[human].sum()
             weights[~human] *= (1 - self.human_share) / weights[~human].sum()
+        profiled = human & np.array([is_profiled(item.dataset) for item in self.items], dtype=bool)
+        if self.profiled_share > 0 and profiled.any() and (human & ~profiled).any():
+            total = weights[human].sum()
+            weights[profiled] *= self.profiled_share * total / weights[profiled].sum()
+            weights[human & ~profiled] *= (1 - self.profiled_share) * total / weights[human & ~profiled].sum()
         return weights
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -47,6 +47,7 @@ from facehub.train.parsing.losses import (
     reinforce_f1_loss,
 )
 from facehub.train.parsing.partial import alternatives_table, sample_tables
+from facehub.train.parsing.profiled import is_profiled
 from facehub.train.parsing.relabel import load_relabelled
 from facehub.train.schedule import Schedule
 
@@ -65,6 +66,7 @@ class ParsingConfig:
     label_set: str = "celebamask"
     human_sets: str = "celebamask19"  # comma-separated; "" = pseudo-labels only
     human_share: float = 0.6  # share of training samples drawn from the human-labelled sets
+    profiled_share: float = 0.0  # share of the human samples from face-profiled views (profiled_<set> in human_sets)
     rare_boost: float = 1.0  # sampling weight of a human-labelled face showing glasses, a hat, an earring or a necklace
     partial_labels: bool = False  # teacher "skin" may be glasses etc. (facehub.train.parsing.partial)
     self_labels: str = ""  # a scripts/self_label_parsing.py folder: its training labels replace the teacher's
@@ -141,7 +143,8 @@ def compute_losses(model: torch.nn.Module, images: torch.Tensor, labels: torch.T
 @torch.inference_mode()
 def validate(model: torch.nn.Module, dataset: ParsingValSet, limit: int = 0) -> dict[str, float]:
     """F1 on held-out crops in ``dataset.labels``: on the human-labelled faces per class group and their mean
-    (``human_mean11``, the hidden CelebAMask-HQ-19 measure); on the pseudo-labelled faces per class, coarse F1
+    (``human_mean11``, the hidden CelebAMask-HQ-19 measure; their face-profiled views apart, as
+    ``profiled_<group>`` and ``profiled_mean11``); on the pseudo-labelled faces per class, coarse F1
     and mean5, overall and on turned faces. ``limit`` caps the pseudo-labelled faces (evenly spaced)."""
     model.eval()
     device = next(model.parameters()).device
@@ -150,20 +153,22 @@ def validate(model: torch.nn.Module, dataset: ParsingValSet, limit: int = 0) -> 
     pseudo = [i for i, item in enumerate(dataset.items) if not item.human]
     if limit > 0 and len(pseudo) > limit:
         pseudo = [pseudo[i] for i in np.linspace(0, len(pseudo) - 1, limit).astype(int)]
-    confusions = {name: np.zeros((len(labels), len(labels)), dtype=np.int64) for name in ("human", "pseudo", "turned")}
+    confusions = {name: np.zeros((len(labels), len(labels)), dtype=np.int64)
+                  for name in ("human", "profiled", "pseudo", "turned")}
     for index in human + pseudo:
         image, label = dataset[index]
         pred = model(image[None].to(device)).argmax(1)[0].cpu().numpy()
         matrix = confusion_matrix(pred, label.numpy(), len(labels))
         item = dataset.items[index]
-        confusions["human" if item.human else "pseudo"] += matrix
+        confusions[("profiled" if is_profiled(item.dataset) else "human") if item.human else "pseudo"] += matrix
         if not item.human and yaw_proxy(item.points5) > 0.25:
             confusions["turned"] += matrix
     model.train()
     scores: dict[str, float] = {}
-    if human:
-        scores.update({f"human_{k}" if k != "mean" else "human_mean11": v
-                       for k, v in group_f1(confusions["human"], labels.names).items()})
+    for name in ("human", "profiled"):
+        if confusions[name].sum():
+            scores.update({f"{name}_{k}" if k != "mean" else f"{name}_mean11": v
+                           for k, v in group_f1(confusions[name], labels.names).items()})
     if pseudo:
         scores.update({f"f1_{name}": float(v) for name, v in zip(labels.names, f1_per_class(confusions["pseudo"]))})
         scores.update({f"coarse_{k}": v for k, v in coarse_f1(confusions["pseudo"], labels.names).items()})
@@ -209,7 +214,7 @@ class ParsingRecipe(engine.Recipe):
         """This rank's crops of one seeded weighted stream; augmentation randomness differs per rank."""
         train_set = ParsingTrainSet(self.train_items, self.spec, MEAN, STD, seed=self.config.seed + shard.rank,
                                     labels=self.config.labels, human_share=self.config.human_share,
-                                    rare_boost=self.config.rare_boost)
+                                    rare_boost=self.config.rare_boost, profiled_share=self.config.profiled_share)
         generator = torch.Generator().manual_seed(self.config.seed)
         sampler = torch.utils.data.WeightedRandomSampler(train_set.weights(), num_samples=10**7, replacement=True,
                                                          generator=generator)
@@ -236,7 +241,7 @@ def engine_config(config: ParsingConfig, resume: bool = False) -> engine.EngineC
         val_every=config.val_every_steps, val_every_minutes=config.val_every_minutes,
         checkpoint_every_minutes=config.checkpoint_every_minutes,
         log_every=20, smoothing=0.9, monitor=config.monitor, mode="max", export_final=True,
-        report=("human_mean11", "coarse_mean5", "turned_mean5"), resume=resume,
+        report=("human_mean11", "profiled_mean11", "coarse_mean5", "turned_mean5"), resume=resume,
         init_from="" if _is_folder(config.init_from) else config.init_from, seed=config.seed,
         threads=config.threads, desc=f"train {config.family}",
         find_unused_parameters=config.family == "bisenet" and config.aux <= 0,  # the aux heads get no gradient then
