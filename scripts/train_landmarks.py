@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--teacher-weight", type=float, default=0.3, help="loss weight of the teacher-labelled faces")
     p.add_argument("--flip-prob", type=float, default=0.5,
                    help="share of training crops mirrored (with the point-index swap); 0 keeps the labels' own asymmetry")
+    p.add_argument("--flip-folders", default="",
+                   help="comma-separated --data folders whose faces may be mirrored (e.g. 300w68/helen_train: its labels are "
+                        "mirror-symmetric, ytf68's are not); empty = every folder")
     p.add_argument("--ema", type=float, default=0.0,
                    help="keep an exponential moving average of the weights with this decay (e.g. 0.998); "
                         "validation, best/ and export use the average")

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+from facehub.geometry.align import CropSpec
 from facehub.parsing.labels import CELEBAMASK, FACEHUB
 from facehub.train import engine
 from facehub.train.parsing.dataset import ParsingItem
@@ -90,3 +92,26 @@ def test_landmark_recipe_trains_and_exports(tmp_path: Path, family: str, monkeyp
     card = (folder / "README.md").read_text()
     assert "Stage 1. This run:" in card and f"train_landmarks.py --family {family}" in card
     assert json.loads((folder / "config.json").read_text())["task"] == "landmarks"
+
+
+def test_flip_folders_mirror_only_the_named_folders_faces(tmp_path: Path) -> None:
+    from facehub.train.landmarks import recipe
+
+    ytf = _ytf68_folder(tmp_path / "ytf68")
+    helen = _ytf68_folder(tmp_path / "helen_train", people=3, frames=2)
+    config = recipe.LandmarkConfig(data=f"{ytf},{helen}", out=tmp_path / "run", input_size=64, val_fraction=0.34,
+                                   flip_prob=1.0, flip_folders=str(helen))
+    built = recipe.LandmarkRecipe(config)
+    from_helen = [s.path.parent.parent.name == "helen_train" for s in built.train_s]
+    assert built.mirrorable == from_helen and any(from_helen) and not all(from_helen)
+    spec = CropSpec(64, config.zoom, config.shift_y)
+    indices = range(len(built.train_s))
+    plain, _ = recipe.crop_batch(built.train_i, built.train_s, indices, spec, recipe.LandmarkAugment.none(), np.random.default_rng(0))
+    always = recipe.LandmarkAugment.none()
+    always.flip_prob = 1.0
+    mixed, _ = recipe.crop_batch(built.train_i, built.train_s, indices, spec, always, np.random.default_rng(0), built.mirrorable)
+    for i, mirrored in enumerate(from_helen):
+        expected = plain[i].flip(-1) if mirrored else plain[i]
+        assert torch.allclose(mixed[i], expected)
+    with pytest.raises(ValueError, match="not in --data"):
+        recipe.LandmarkRecipe(recipe.LandmarkConfig(data=str(ytf), out=tmp_path / "run2", flip_folders="afw"))

@@ -127,7 +127,8 @@ def _card(config: dict, info: dict, metrics: dict[str, str], options: LandmarkEx
                   + (f", initialised from `{info['init_from']}`" if info.get("init_from") else ", from scratch (no ImageNet weights)")
                   + ", AdamW + cosine LR, "
                   "crops from the ground truth's five points jittered like a detector, rotation up to 30 degrees, "
-                  "scale, shift, " + ("mirror with index swap, " if flip_prob > 0 else "no mirroring, ")
+                  "scale, shift, " + (("mirror with index swap" + (f" ({info['flip_folders']} only)" if info.get("flip_folders") else "")
+                                        + ", ") if flip_prob > 0 else "no mirroring, ")
                   + "colour, blur/downscale and occlusion patches. "
                   "Command: `python scripts/train_landmarks.py " + " ".join(argv) + "`."),
         metrics=metrics, tags=["landmarks", "face-alignment", config["family"]],

@@ -14,7 +14,7 @@ each validation), ``best/`` (fp32, the EMA weights when ``ema`` > 0) and ``best_
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -73,6 +73,7 @@ class LandmarkConfig:
     teacher_fraction: float = 0.25
     teacher_weight: float = 0.3
     flip_prob: float = 0.5
+    flip_folders: str = ""  # comma-separated --data folders whose faces are mirrored (at flip_prob); "" = every folder
     ema: float = 0.0
     argv: list[str] = field(default_factory=list)  # the command line, quoted in the model card
 
@@ -116,11 +117,15 @@ def to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
 
 
 def crop_batch(images: list[np.ndarray], samples: list[LandmarkSample], indices, spec: CropSpec,
-               augment: LandmarkAugment, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Crops (B, 3, s, s) normalised and their points (B, 68, 2) in crop pixels."""
+               augment: LandmarkAugment, rng: np.random.Generator,
+               mirrorable: list[bool] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crops (B, 3, s, s) normalised and their points (B, 68, 2) in crop pixels; ``mirrorable`` (one per sample):
+    which samples ``augment`` may mirror (None = all)."""
+    unmirrored = replace(augment, flip_prob=0.0)
     crops, points = [], []
     for i in indices:
-        crop, pts, _ = make_crop(images[i], samples[i].points, spec, augment, rng)
+        chosen = augment if mirrorable is None or mirrorable[i] else unmirrored
+        crop, pts, _ = make_crop(images[i], samples[i].points, spec, chosen, rng)
         crops.append(crop)
         points.append(pts)
     return to_tensor(crops), torch.from_numpy(np.stack(points)).float()
@@ -170,10 +175,16 @@ class LandmarkRecipe(engine.Recipe):
 
     def __init__(self, config: LandmarkConfig) -> None:
         self.config = config
-        self.train_s, self.val_sets = [], {}
-        for name, folder in data_folders(config.data).items():
+        self.train_s, self.val_sets, self.mirrorable = [], {}, []
+        flip_folders = {validation_key(n) for n in config.flip_folders.split(",") if n.strip()}
+        folders = data_folders(config.data)
+        unknown = flip_folders - {validation_key(n) for n in folders}
+        if unknown:
+            raise ValueError(f"--flip-folders names folders not in --data: {sorted(unknown)}")
+        for name, folder in folders.items():
             train_s, val_s = split_by_person(read_labelled_folder(folder), config.val_fraction, config.seed)
             self.train_s += train_s
+            self.mirrorable += [not flip_folders or validation_key(name) in flip_folders] * len(train_s)
             self.val_sets[validation_key(name)] = val_s
         self.val_s = [s for samples in self.val_sets.values() for s in samples]
         self.people = len({s.person for s in self.val_s})
@@ -206,12 +217,14 @@ class LandmarkRecipe(engine.Recipe):
         augment = LandmarkAugment(flip_prob=self.config.flip_prob)
         n_real = self.config.batch_size - self.n_teacher
         while True:
-            x, pts = crop_batch(self.train_i, self.train_s, rng.integers(0, len(self.train_s), n_real), self.spec, augment, rng)
+            x, pts = crop_batch(self.train_i, self.train_s, rng.integers(0, len(self.train_s), n_real), self.spec, augment, rng,
+                                self.mirrorable)
             if not self.n_teacher:
                 yield x, pts, None, None
                 continue
             indices = rng.integers(0, len(self.teacher_s), self.n_teacher)
-            yield (x, pts, *crop_batch(self.teacher_i, self.teacher_s, indices, self.spec, augment, rng))
+            teacher_mirrorable = None if not self.config.flip_folders else [False] * len(self.teacher_s)
+            yield (x, pts, *crop_batch(self.teacher_i, self.teacher_s, indices, self.spec, augment, rng, teacher_mirrorable))
 
     def loss(self, model: torch.nn.Module, batch, ctx: engine.StepContext) -> tuple[torch.Tensor, dict[str, float]]:
         x, pts, x_teacher, pts_teacher = batch
@@ -248,7 +261,7 @@ class LandmarkRecipe(engine.Recipe):
         """``best_info.json``: the scores and what the model card says about the run."""
         c = self.config
         info = {**scores, "step": step, "data": c.data, "batch_size": c.batch_size, "processes": self.processes, "wall_min": minutes,
-                "people": self.people, "argv": c.argv, "flip_prob": c.flip_prob, "threads": c.threads,
+                "people": self.people, "argv": c.argv, "flip_prob": c.flip_prob, "flip_folders": c.flip_folders, "threads": c.threads,
                 "init_from": str(c.init_from or ""), "teacher_data": c.teacher_data, "teacher_faces": len(self.teacher_s),
                 "teacher_fraction": c.teacher_fraction, "teacher_weight": c.teacher_weight, "ema": c.ema}
         (c.run_folder / "best_info.json").write_text(json.dumps(info, indent=2))
