@@ -297,11 +297,14 @@ def main() -> None:
     parser.add_argument("--methods", default="blend,gan")
     parser.add_argument("--card", action="store_true", help="also write the model card into --out")
     parser.add_argument("--note", default="", help="a line for the card (e.g. which parser and load)")
+    parser.add_argument("--no-source-detail", action="store_true",
+                        help="the GAN without the source's fine detail (facehub/editing/detail.py), for comparison")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     import facehub
 
     editor = facehub.load(args.model, device="cpu")
+    editor.source_detail = not args.no_source_detail
     editor.parse_cache = 8  # measure() clears it before each timed edit, then reuses the parses
     from facehub.image import load_image
 

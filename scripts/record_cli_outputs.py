@@ -92,7 +92,9 @@ def compare(out: Path, summary: dict) -> list[str]:
     golden = json.loads((GOLDEN / "cli_summary.json").read_text())
     for key in golden:
         diff = max_number_difference(golden[key], summary.get(key))
-        if diff > 1e-3:
+        # points and boxes are written rounded to 0.01 px: float noise (thread count, CPU kernels) can flip one
+        # rounding step; a change in what the code computes moves them by far more
+        if diff > 0.015:
             problems.append(f"{key}: largest difference {diff:.4g}")
     for name in PARSERS:
         for p in EXAMPLES:

@@ -167,12 +167,12 @@ def row_span(mask: torch.Tensor) -> torch.Tensor:
     return (seen.cummax(1).values > 0) & (seen.flip(1).cummax(1).values.flip(1) > 0)
 
 
-def _in(labels: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
+def in_classes(labels: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
     ids = torch.tensor([INDEX[name] for name in names])
     return torch.isin(labels, ids)
 
 
-def _refine(matrix: np.ndarray, moved: torch.Tensor, wanted: torch.Tensor) -> np.ndarray:
+def fit_to_component(matrix: np.ndarray, moved: torch.Tensor, wanted: torch.Tensor) -> np.ndarray:
     """Compose ``matrix`` with the scale+shift of ``component_fit`` (``moved`` onto ``wanted``)."""
     scale, c_src, c_dst = component_fit(moved.numpy(), wanted.numpy())
     local = np.array([[scale, 0.0, c_dst[0] - scale * c_src[0]], [0.0, scale, c_dst[1] - scale * c_src[1]]])
@@ -312,7 +312,7 @@ def blend_parts(
     for part in parts:
         if part == "hair":
             points = np.asarray(target_points, dtype=np.float64)
-            face = _in(layout, PART_CLASSES["face"])
+            face = in_classes(layout, PART_CLASSES["face"])
             new_hair = (warped_labels == HAIR) if target_layout is None else (layout == HAIR)
             if target_layout is None:  # only hair attached to the head moves; the target keeps its face
                 new_hair = connected_hair(new_hair, points)
@@ -328,8 +328,8 @@ def blend_parts(
             edited |= _hair(out, layout, own_hair, hair_pixels, new_hair, head, beside_face, face_size,
                             any_hair=tgt_labels == HAIR, hole_fill=hole_fill)
         elif part == "face":
-            head = _in(layout, PART_CLASSES["face"]) & (tgt_labels != HAIR)
-            region = erode(head & _in(warped_labels, PART_CLASSES["face"]), 2)
+            head = in_classes(layout, PART_CLASSES["face"]) & (tgt_labels != HAIR)
+            region = erode(head & in_classes(warped_labels, PART_CLASSES["face"]), 2)
             out = poisson_clone(warped_img, out, region)
             layout[region] = warped_labels[region]
             edited |= region
@@ -356,24 +356,24 @@ def _move_group(
 
     Edits ``out`` (3, H, W) and ``layout`` (H, W) in place; returns the (H, W) bool region it changed.
     """
-    wanted = _in(layout, group)
-    moved = _in(warped_labels, group)
+    wanted = in_classes(layout, group)
+    moved = in_classes(warped_labels, group)
     edited = torch.zeros_like(wanted)
     if int(wanted.sum()) < 4 or int(moved.sum()) < 4:
         return edited
-    local = _refine(matrix, moved, wanted)
+    local = fit_to_component(matrix, moved, wanted)
     radius = max(2, int(0.3 * np.sqrt(float(wanted.sum()))))
     # work in a window around the component: the source is only warped there
     ys, xs = bbox(wanted, 3 * radius + 4)
     shift = np.array([[1.0, 0.0, -xs.start], [0.0, 1.0, -ys.start]])
     local = shift[:, :2] @ local + np.array([[0, 0, shift[0, 2]], [0, 0, shift[1, 2]]])
     img, labels, _ = warp_with_labels(src, src_labels, local, (ys.stop - ys.start, xs.stop - xs.start))
-    moved, wanted_w, lay = _in(labels, group), wanted[ys, xs], layout[ys, xs]
+    moved, wanted_w, lay = in_classes(labels, group), wanted[ys, xs], layout[ys, xs]
     if int(moved.sum()) < 4:
         return edited
-    face = _in(lay, PART_CLASSES["face"]) & (target_labels[ys, xs] != HAIR)
+    face = in_classes(lay, PART_CLASSES["face"]) & (target_labels[ys, xs] != HAIR)
     region = dilate(moved | wanted_w, radius) & (face | moved)
-    source_face = _in(labels, PART_CLASSES["face"])
+    source_face = in_classes(labels, PART_CLASSES["face"])
     if not bool(source_face.all()):  # the source's hair, hands or background next to the part: no gradients from them
         img = torch.where(source_face[None], img, push_pull_fill(img, source_face, margin=None))
     cloned = poisson_clone(img, out[:, ys, xs], region)

@@ -11,7 +11,9 @@ default ``bisenet``); the largest face of each is used: the detector's
 ``target_faces`` when the caller gives them (any form ``facehub.predictor.as_faces``
 takes). ``method="blend"`` is the classical baseline (``facehub/editing/blend.py``); ``method="gan"`` runs the
 mask-guided editor on aligned crops of ``input_size`` pixels and pastes its
-output back inside the edited region. ``target_mask`` (a user-painted EDIT_LABELS
+output back inside the edited region; where the photo has more pixels than the
+crop, the moved parts' detail finer than a crop pixel comes from the source
+photo itself (``facehub/editing/detail.py``; ``config.json["source_detail"]``). ``target_mask`` (a user-painted EDIT_LABELS
 map, or colours of the label palette) replaces the target's layout.
 A chosen component missing in either photo (``facehub/editing/refusal.py``) is
 refused: the result is the target untouched with ``result.refused`` saying which
@@ -32,7 +34,8 @@ import torch
 from facehub.detection import largest_face_of
 from facehub.detection.detector import largest_face
 from facehub.editing.blend import blend_parts
-from facehub.editing.blend_ops import dilate, gaussian_blur
+from facehub.editing.blend_ops import bbox, dilate, gaussian_blur
+from facehub.editing.detail import source_detail
 from facehub.editing.masks import (
     EDIT_LABELS,
     colours_to_labels,
@@ -46,7 +49,7 @@ from facehub.editing.masks import (
 from facehub.editing.models.portrait_editor import COMPONENTS, make_inputs
 from facehub.editing.refusal import refusal
 from facehub.editing.result import EditResult, ParsedPhoto
-from facehub.geometry.align import crop_faces, paste_back, warp_affine
+from facehub.geometry.align import crop_faces, paste_back, similarity_transform, warp_affine
 from facehub.hub import LoadedModel
 from facehub.image import ImageInput, as_rgb_array
 from facehub.predictor import FacesInput, Predictor, as_faces
@@ -79,6 +82,8 @@ class PortraitEditor(Predictor):
         self._parser = parser
         self.parse_cache = parse_cache  # photos whose parsing is remembered (0: parse every call, as bench measures)
         self.default_method = str(self.config.get("default_method", "blend"))
+        # the GAN's rendering gets the moved parts' own fine detail from the source photo (facehub/editing/detail.py)
+        self.source_detail = bool(self.config.get("source_detail", True))
         self._cache: OrderedDict[str, ParsedPhoto] = OrderedDict()
 
     @property
@@ -197,11 +202,20 @@ class PortraitEditor(Predictor):
         full = paste_back(torch.cat([crop_out, alpha_crop], 1), tgt_m, tgt.image.shape[:2])[0]
         alpha = full[3:].clamp(0, 1)
         alpha = alpha * (alpha > 0.02)  # exactly the target outside the edited region
-        base = torch.from_numpy(tgt.image).permute(2, 0, 1).float() / 255
-        image = (base * (1 - alpha) + full[:3].clamp(0, 1) * alpha) * 255 + 0.5
         full_layout = paste_back(hot(layout), tgt_m, tgt.image.shape[:2]).max(1).indices[0].numpy().astype(np.uint8)
         edited = alpha[0].numpy() > 0.02
         out_layout = np.where(edited, full_layout, tgt.class_map).astype(np.uint8)
+        rendered = full[:3]
+        photo_px = 1.0 / np.sqrt(abs(np.linalg.det(tgt_m[0][:, :2])))  # photo pixels per crop pixel
+        if self.source_detail and photo_px > 1.5 and edited.any():
+            window = bbox(torch.from_numpy(edited), 2)
+            detail, weight = source_detail(
+                torch.from_numpy(src.image).permute(2, 0, 1).float() / 255, torch.from_numpy(src.class_map.astype(np.int64)),
+                similarity_transform(src.face.points, tgt.face.points), torch.from_numpy(out_layout.astype(np.int64)),
+                parts, sigma=0.75 * photo_px, window=window)
+            rendered[:, window[0], window[1]] += weight * detail
+        base = torch.from_numpy(tgt.image).permute(2, 0, 1).float() / 255
+        image = (base * (1 - alpha) + rendered.clamp(0, 1) * alpha) * 255 + 0.5
         return image.byte().permute(1, 2, 0).numpy(), out_layout, edited
 
 
