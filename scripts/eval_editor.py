@@ -278,8 +278,9 @@ def write_card(folder: Path, metrics: dict, note: str) -> None:
             "\n\n### Limitations\n\nHair masks of the parser decide everything: glasses, hands or dark clothes it "
             "labels hair are moved with it (only hair blobs not connected to the head are dropped). The target's "
             "uncovered hair: the blend fills it with patches of the surroundings, the GAN with a flat smear. Faces turned far apart "
-            "(one frontal, one profile) give misplaced parts. The GAN output is low resolution and blurrier than the "
-            "real parts (sharpness column)."
+            "(one frontal, one profile) give misplaced parts. The GAN renders at "
+            f"{config['input_size']} px: its detail finer than a crop pixel is the source's own (`source_detail`), so "
+            "what the source does not have (hair the GAN extends beyond the source's, the filled background) stays blurry."
         ),
         tags=["face-editing", "gan", "image-to-image"],
     )
