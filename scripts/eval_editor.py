@@ -29,6 +29,9 @@ pair, method (blend, gan) and part set (hair; eyes; mouth) it measures:
   ``input_size`` crop), which asks whether a rendering is as sharp as a real
   face *at the resolution it was made*; ``sharpness`` asks it at the photo's.
 * ``ms``: the edit's wall time including detection and parsing of both photos.
+
+A pair the editor refuses (a chosen part not found, ``facehub/editing/refusal.py``: e.g. eyes behind sunglasses) is
+counted as ``refused`` and left out of the other measures: the untouched target it returns is the right answer there.
 """
 
 from __future__ import annotations
@@ -119,6 +122,8 @@ def measure(editor, source: np.ndarray, target: np.ndarray, parts: tuple[str, ..
     ms = (time.perf_counter() - start) * 1000
     if not result.faces:
         return None
+    if result.refused:  # the right answer where a part is missing: counted apart, not scored as an edit
+        return {"ms": ms, "refused": result.refused, "result": result}
     src, tgt = editor.parse(source), editor.parse(target)
     placed = fit_components(warped_source_map(editor, src, tgt), tgt.class_map, parts)
     intended = intended_layout(tgt.class_map, placed, parts)
@@ -173,7 +178,10 @@ def measure(editor, source: np.ndarray, target: np.ndarray, parts: tuple[str, ..
 
 
 def summarise(rows: list[dict]) -> dict:
-    out = {"pairs": len(rows), "psnr_outside_median": float(np.median([r["psnr_outside"] for r in rows]))}
+    """Medians and means over the pairs that were edited; ``refused`` counts the pairs the editor refused."""
+    timed, rows = rows, [r for r in rows if "refused" not in r]
+    out = {"pairs": len(rows), "refused": len(timed) - len(rows),
+           "psnr_outside_median": float(np.median([r["psnr_outside"] for r in rows]))}
     closer = [r["closer_to_source"] for r in rows if "closer_to_source" in r]
     out["closer_to_source"] = f"{sum(closer)}/{len(closer)}"
     for key, name in (("f1", "reparse_f1_mean"), ("f1_component", "reparse_f1_component_mean")):
@@ -184,7 +192,7 @@ def summarise(rows: list[dict]) -> dict:
         sharp = [r[key] for r in rows if key in r]
         if sharp:
             out[f"{key}_median"] = float(np.median(sharp))
-    out["ms_median"] = float(np.median([r["ms"] for r in rows]))
+    out["ms_median"] = float(np.median([r["ms"] for r in timed]))
     out["per_pair"] = {key: [round(float(r[key]), 4) if key in r else None for r in rows]
                        for key in ("psnr_outside", "f1", "f1_component", "sharpness")}  # to find the pair that moved
     return out
@@ -214,7 +222,8 @@ def write_card(folder: Path, metrics: dict, note: str) -> None:
     rows = []
     for key, m in metrics.items():
         part, method = key.split("/")
-        rows.append(f"| {part} | {method} | {m['pairs']} | {m['psnr_outside_median']:.1f} | {m['closer_to_source']} | "
+        refused = f" (+{m['refused']} refused)" if m.get("refused") else ""
+        rows.append(f"| {part} | {method} | {m['pairs']}{refused} | {m['psnr_outside_median']:.1f} | {m['closer_to_source']} | "
                     f"{m.get('reparse_f1_mean', float('nan')):.3f} | {m.get('reparse_f1_component_mean', float('nan')):.3f} | "
                     f"{m.get('sharpness_median', float('nan')):.2f} | "
                     f"{m.get('sharpness_crop_median', float('nan')):.2f} | {m['ms_median']:.0f} |")
