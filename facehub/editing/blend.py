@@ -172,6 +172,13 @@ def in_classes(labels: torch.Tensor, names: tuple[str, ...]) -> torch.Tensor:
     return torch.isin(labels, ids)
 
 
+def into_window(matrix: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """``matrix`` (2, 3) (source px -> photo px) followed by moving the photo's origin to the window corner (x0, y0)."""
+    out = np.asarray(matrix, np.float64).copy()
+    out[:, 2] -= (x0, y0)
+    return out
+
+
 def fit_to_component(matrix: np.ndarray, moved: torch.Tensor, wanted: torch.Tensor) -> np.ndarray:
     """Compose ``matrix`` with the scale+shift of ``component_fit`` (``moved`` onto ``wanted``)."""
     scale, c_src, c_dst = component_fit(moved.numpy(), wanted.numpy())
@@ -365,8 +372,7 @@ def _move_group(
     radius = max(2, int(0.3 * np.sqrt(float(wanted.sum()))))
     # work in a window around the component: the source is only warped there
     ys, xs = bbox(wanted, 3 * radius + 4)
-    shift = np.array([[1.0, 0.0, -xs.start], [0.0, 1.0, -ys.start]])
-    local = shift[:, :2] @ local + np.array([[0, 0, shift[0, 2]], [0, 0, shift[1, 2]]])
+    local = into_window(local, xs.start, ys.start)
     img, labels, _ = warp_with_labels(src, src_labels, local, (ys.stop - ys.start, xs.stop - xs.start))
     moved, wanted_w, lay = in_classes(labels, group), wanted[ys, xs], layout[ys, xs]
     if int(moved.sum()) < 4:

@@ -22,17 +22,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from facehub.editing.blend import fit_to_component, in_classes, warp_with_labels
+from facehub.editing.blend import fit_to_component, in_classes, into_window, warp_with_labels
 from facehub.editing.blend_ops import erode, gaussian_blur
 from facehub.editing.masks import COMPONENT_GROUPS, HAIR, PART_CLASSES
-
-
-def _shifted(matrix: np.ndarray, x0: int, y0: int) -> np.ndarray:
-    """``matrix`` (source px -> photo px) followed by moving the photo's origin to (x0, y0)."""
-    out = np.asarray(matrix, np.float64).copy()
-    out[0, 2] -= x0
-    out[1, 2] -= y0
-    return out
 
 
 def source_detail(
@@ -49,14 +41,14 @@ def source_detail(
     ``source``: (3, h, w) float in [0, 1]; ``source_labels``: (h, w) long EDIT_LABELS; ``matrix``: (2, 3) source px
     -> target photo px (five-point similarity); ``layout``: (H, W) long EDIT_LABELS the edit renders in the target
     photo; ``parts``: canonical part names (``masks.parse_parts``); ``sigma``: the blur (photo px) whose residual is
-    kept, about one rendering pixel; ``window``: (row slice, column slice) of the photo to work in.
+    kept, about one rendering pixel (the editor uses 0.75); ``window``: (row slice, column slice) of the photo to work in.
     Returns ``detail`` (3, h', w') float, zero-mean band-pass values (about -0.3..0.3), and ``weight`` (h', w') in
     [0, 1], both of the window's size: add ``weight * detail`` to the rendering there.
     """
     rows, cols = window
     size = (rows.stop - rows.start, cols.stop - cols.start)
     lay = layout[rows, cols]
-    base = _shifted(matrix, cols.start, rows.start)
+    base = into_window(matrix, cols.start, rows.start)
     detail = torch.zeros((3, *size))
     where = torch.zeros(size, dtype=torch.bool)
     warped_img, warped_labels, _ = warp_with_labels(source, source_labels, base, size)
