@@ -168,6 +168,15 @@ def paste_grid(matrix: np.ndarray, image_size: tuple[int, int], crop_size: int) 
     return _warp_grid(inverse, image_size, (crop_size, crop_size))
 
 
+def rescale_matrices(matrices: np.ndarray, crop_size: int, grid_size: int) -> np.ndarray:
+    """Matrices (..., 2, 3) image px -> crop px of an (s, s) crop, for the same crop sampled on an (r, r) grid
+    (a model's coarser output): pixel centres kept, ``u_r = (u + 0.5) * r / s - 0.5`` (``grid_sample``'s convention)."""
+    scale = grid_size / crop_size
+    out = np.asarray(matrices, dtype=np.float64) * scale
+    out[..., 2] += 0.5 * scale - 0.5
+    return out
+
+
 def paste_back(
     crop_maps: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, int], mode: str = "bilinear"
 ) -> torch.Tensor:

@@ -8,7 +8,8 @@ result.overlay(alpha=0.5, classes=["skin", "hair"]).save("overlay.png")
 ```
 
 Pipeline: the detector (5 points; or the caller's ``faces``) -> aligned crop (the checkpoint's ``CropSpec``) ->
-model -> softmax -> probabilities pasted back as ``facehub.geometry.align.paste_back`` would (``paste_claim``)
+model -> softmax on the model's own output grid (BiSeNet's stride 4: ``coarse_logits``) -> probabilities pasted
+back as ``facehub.geometry.align.paste_back`` would (``paste_claim``)
 inside each crop's window -> per pixel, the most confident non-background class
 over all faces competes with the least confident background among the faces
 whose crop covers the pixel; uncovered pixels are background (``composite``).
@@ -23,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from facehub.geometry.align import invert_affine, paste_grid
+from facehub.geometry.align import invert_affine, paste_grid, rescale_matrices
 from facehub.image import ImageInput
 from facehub.parsing.labels import label_set_for
 from facehub.parsing.result import ParsingResult
@@ -48,25 +49,35 @@ class FaceParser(Predictor):
         return tuple(self.config["labels"])
 
     @torch.inference_mode()
-    def crop_probabilities(self, crops: torch.Tensor, batch: int = 8) -> torch.Tensor:
-        """Normalised crops (F, 3, s, s) -> class probabilities (F, C, s, s) in [0, 1]."""
-        outputs = [self._probabilities(crops[i:i + batch].to(self.device)).cpu() for i in range(0, len(crops), batch)]
-        return torch.cat(outputs) if outputs else torch.zeros(0, len(self.labels), *crops.shape[-2:])
+    def crop_probabilities(self, crops: torch.Tensor, batch: int = 8, coarse: bool = False) -> torch.Tensor:
+        """Normalised crops (F, 3, s, s) -> class probabilities (F, C, s, s) in [0, 1]; with ``coarse`` on the
+        model's own output grid (F, C, r, r) (BiSeNet: r = s / 4; ``rescale_matrices`` maps a crop's matrix to it),
+        the softmax of its logits before any upsampling: what ``__call__`` pastes."""
+        outputs = [self._probabilities(crops[i:i + batch].to(self.device), coarse).cpu() for i in range(0, len(crops), batch)]
+        if outputs:
+            return torch.cat(outputs)
+        return torch.zeros(0, len(self.labels), *crops.shape[-2:])
 
-    def _probabilities(self, crops: torch.Tensor) -> torch.Tensor:
+    def _probabilities(self, crops: torch.Tensor, coarse: bool) -> torch.Tensor:
         """Softmax of the model; with ``config["tta_flip"]`` averaged with the mirrored crop's (classes swapped back)."""
-        probs = self._softmax(crops)
+        probs = self._softmax(crops, coarse)
         if self.config.get("tta_flip"):
             permutation = torch.as_tensor(label_set_for(self.labels).flip_permutation(), device=probs.device)
-            mirrored = self._softmax(crops.flip(-1)).flip(-1)[:, permutation]
+            mirrored = self._softmax(crops.flip(-1), coarse).flip(-1)[:, permutation]
             probs = 0.5 * (probs + mirrored)
         return probs
 
-    def _softmax(self, crops: torch.Tensor) -> torch.Tensor:
-        """(B, 3, s, s) -> (B, C, s, s) class probabilities: the model runs on channels-last tensors (the same numbers,
+    def _softmax(self, crops: torch.Tensor, coarse: bool) -> torch.Tensor:
+        """(B, 3, s, s) -> (B, C, s, s) class probabilities ((B, C, r, r) on the model's own grid with ``coarse``,
+        where the model has one: ``coarse_logits``). The model runs on channels-last tensors (the same numbers,
         about 20% faster convolutions on the CPU); the softmax runs after the copy back to contiguous NCHW (about 3x
         faster on the CPU than over the channels-last output's strided class axis)."""
-        return self.model(crops.contiguous(memory_format=torch.channels_last)).float().contiguous().softmax(1)
+        model = getattr(self.model, "coarse_logits", self.model) if coarse else self.model
+        logits = model(crops.contiguous(memory_format=torch.channels_last)).float()
+        if coarse and logits.shape[-1] < crops.shape[-1] // 2:
+            half = crops.shape[-1] // 2
+            logits = torch.nn.functional.interpolate(logits, size=(half, half), mode="bilinear", align_corners=False)
+        return logits.contiguous().softmax(1)
 
     def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> ParsingResult:
         """Parse every face of ``source`` (or the given ``faces``: see ``facehub.predictor``)."""
@@ -78,13 +89,14 @@ class FaceParser(Predictor):
                                matrices=prepared.matrices, model=self.name)
         if not prepared.faces:
             return result
-        probs = self.crop_probabilities(prepared.crops)
+        probs = self.crop_probabilities(prepared.crops, coarse=True)
         fade = float(self.config.get("fade_band", 0.0)) if self.fade_band is None else self.fade_band
-        result.class_map, result.face_index = composite(probs, prepared.matrices, (height, width), fade)
+        matrices = rescale_matrices(prepared.matrices, prepared.crops.shape[-1], probs.shape[-1])
+        result.class_map, result.face_index = composite(probs, matrices, (height, width), fade)
         for index in range(len(prepared.faces)):
             crop = prepared.pixels[index].permute(1, 2, 0).numpy()
             result.crop_images.append((crop * 255 + 0.5).astype(np.uint8))
-            result.crop_maps.append(probs[index].max(0).indices.numpy().astype(np.uint8))  # max(0) is ~5x faster than argmax(0) on CPU
+            result.crop_probs.append(probs[index].numpy())
         return result
 
 

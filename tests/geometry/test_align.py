@@ -21,6 +21,7 @@ from facehub.geometry.align import (
     crop_faces,
     invert_affine,
     paste_back,
+    rescale_matrices,
     similarity_transform,
     transform_points,
     warp_affine,
@@ -289,3 +290,17 @@ def test_crop_shift_measures_how_far_the_crop_moves() -> None:
     moved = points5 + [6.4 / scale, 0.0]  # re-aligned, the crop's content moves 6.4 crop pixels
     assert crop_shift(matrix[None], points5[None], spec)[0] == pytest.approx(0.0, abs=1e-9)
     assert crop_shift(matrix[None], moved[None], spec)[0] == pytest.approx(0.1)
+
+
+def test_rescale_matrices_samples_the_same_place_on_a_coarser_grid() -> None:
+    """A crop map pasted from a 4x coarser grid with the rescaled matrix lands where the full-size map does."""
+    matrix = np.array([[0.8, 0.1, -5.0], [-0.1, 0.8, 3.0]])
+    ramp = torch.linspace(0, 1, 64)[None, None, None].expand(1, 1, 64, 64).contiguous()  # linear in x: bilinear-exact
+    coarse = torch.nn.functional.interpolate(ramp, size=(16, 16), mode="area")
+    full_pasted = paste_back(ramp, matrix[None], (70, 70))[0, 0]
+    coarse_pasted = paste_back(coarse, rescale_matrices(matrix[None], 64, 16), (70, 70))[0, 0]
+    ones = paste_back(torch.ones(1, 1, 16, 16), rescale_matrices(matrix[None], 64, 16), (70, 70))[0, 0]
+    inside = ones > 0.999  # away from the crop's edge, where the zero padding reaches further on the coarse grid
+    assert inside.sum() > 500
+    assert torch.allclose(full_pasted[inside], coarse_pasted[inside], atol=0.02)
+    assert np.allclose(rescale_matrices(matrix, 64, 64), matrix)

@@ -46,3 +46,16 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     x = torch.randn(1, 3, 64, 64)
     with torch.inference_mode():
         assert torch.allclose(model(x), clone(x), atol=5e-2)
+
+
+@pytest.mark.parametrize("detail_skip", [False, True])
+def test_coarse_logits_are_the_logits_before_upsampling(detail_skip: bool) -> None:
+    model = build_model("bisenet", {**TINY, "num_classes": 7, "detail_skip": detail_skip}).eval()
+    x = torch.randn(1, 3, 64, 96)
+    with torch.inference_mode():
+        coarse = model.coarse_logits(x)
+        full = model(x)
+    stride = 4 if detail_skip else 8
+    assert coarse.shape == (1, 7, 64 // stride, 96 // stride)
+    upsampled = torch.nn.functional.interpolate(coarse, size=(64, 96), mode="bilinear", align_corners=False)
+    assert torch.equal(upsampled, full)

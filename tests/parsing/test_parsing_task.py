@@ -140,3 +140,17 @@ def test_as_label_set_maps_classes_by_name() -> None:
     assert result.as_label_set("celebamask") is result
     with pytest.raises(KeyError, match="Valid"):
         result.as_label_set("pascal")
+
+
+def test_as_label_set_adds_the_probabilities_of_classes_that_meet() -> None:
+    """In the crop, neck (0.4) and skin (0.35) both become LaPa's skin (0.75) and beat hair (0.25)."""
+    from facehub.parsing.labels import CELEBAMASK, LAPA
+
+    probs = np.zeros((len(CELEBAMASK.names), 2, 2), np.float32)
+    probs[CELEBAMASK.index("neck")], probs[CELEBAMASK.index("skin")], probs[CELEBAMASK.index("hair")] = 0.4, 0.35, 0.25
+    result = ParsingResult(image=np.zeros((8, 8, 3), np.uint8), faces=[], labels=CELEBAMASK.names,
+                           class_map=np.zeros((8, 8), np.uint8), crop_probs=[probs], crop_images=[np.zeros((8, 8, 3), np.uint8)])
+    assert (result.crop_maps[0] == CELEBAMASK.index("neck")).all() and result.crop_maps[0].shape == (8, 8)
+    lapa = result.as_label_set("lapa")
+    assert (lapa.crop_maps[0] == LAPA.index("skin")).all()
+    assert np.allclose(lapa.crop_probs[0].sum(0), 1.0)

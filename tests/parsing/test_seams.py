@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from facehub.geometry.align import invert_affine, paste_back
+from facehub.geometry.align import invert_affine, paste_back, rescale_matrices
 from facehub.hub import weights_root
 from facehub.image import load_image
 from facehub.parsing.predictor import FADE_BAND, _crop_window, composite, crop_weight
@@ -105,9 +105,10 @@ def _seams_and_interior(image: np.ndarray) -> tuple[list[float], list[float], fl
     parser = facehub.load("bisenet", device="cpu")
     prepared = parser.prepare(image)
     assert prepared.faces
-    probs = parser.crop_probabilities(prepared.crops)
+    probs = parser.crop_probabilities(prepared.crops, coarse=True)  # what the parser pastes, on the model's grid
     size, image_size = probs.shape[-1], image.shape[:2]
-    old_map, old_index = hard_composite(probs, prepared.matrices, image_size)
+    matrices = rescale_matrices(prepared.matrices, prepared.crops.shape[-1], size)
+    old_map, old_index = hard_composite(probs, matrices, image_size)
     shipped = parser(image, faces=prepared.faces)  # the checkpoint's own fade band (config.json)
     parser.fade_band = 0.0
     assert np.array_equal(parser(image, faces=prepared.faces).class_map, old_map)  # fade off: as before the fade
@@ -115,10 +116,10 @@ def _seams_and_interior(image: np.ndarray) -> tuple[list[float], list[float], fl
     result = parser(image, faces=prepared.faces)
     assert np.array_equal(shipped.class_map, result.class_map)  # the shipped parser fades by default
     assert ((result.class_map > 0) == (result.face_index >= 0)).all()
-    old = [seam_fraction(old_map, m, size) for m in prepared.matrices]
-    new = [seam_fraction(result.class_map, m, size) for m in prepared.matrices]
+    old = [seam_fraction(old_map, m, size) for m in matrices]
+    new = [seam_fraction(result.class_map, m, size) for m in matrices]
     same = []
-    for index, matrix in enumerate(prepared.matrices):
+    for index, matrix in enumerate(matrices):
         own = interior(matrix, size, image_size) & (old_index == index)
         same.append(float((result.class_map[own] == old_map[own]).mean()))
     return old, new, min(same)

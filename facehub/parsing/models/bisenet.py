@@ -122,17 +122,27 @@ class BiSeNet(nn.Module):
         branch16 = self.refine16(_up(self.arm16(c4) + branch32, (c4.shape[-2] * 2, c4.shape[-1] * 2)))
         return c2, branch16, branch16, branch32
 
-    def forward(self, x: torch.Tensor, with_aux: bool = False) -> torch.Tensor | list[torch.Tensor]:
-        """(B, 3, H, W) -> logits (B, C, H, W); with ``with_aux`` a list [main, aux16, aux32], all (B, C, H, W)."""
-        if with_aux and not self.aux:
-            raise ValueError("This BiSeNet was built with aux=False; it has no auxiliary heads.")
-        size = x.shape[-2:]
+    def _head_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The main head's logits on its own grid, and the stride-16 / 32 context branches."""
         spatial = self.spatial(x)
         c2, context, branch16, branch32 = self._context(x)
         fused = self.ffm(spatial, _up(context, spatial.shape[-2:]))
         if self.detail_skip:
             fused = self.detail_fuse(torch.cat([_up(self.detail_reduce(fused), c2.shape[-2:]), self.detail(c2)], 1))
-        logits = _up(self.head(fused), size)
+        return self.head(fused), branch16, branch32
+
+    def coarse_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> logits (B, C, H/4, W/4) (H/8, W/8 without ``detail_skip``): the head's own grid, before
+        ``forward`` upsamples them to the input's size (16x fewer values to softmax and paste at stride 4)."""
+        return self._head_logits(x)[0]
+
+    def forward(self, x: torch.Tensor, with_aux: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """(B, 3, H, W) -> logits (B, C, H, W); with ``with_aux`` a list [main, aux16, aux32], all (B, C, H, W)."""
+        if with_aux and not self.aux:
+            raise ValueError("This BiSeNet was built with aux=False; it has no auxiliary heads.")
+        size = x.shape[-2:]
+        logits, branch16, branch32 = self._head_logits(x)
+        logits = _up(logits, size)
         if not with_aux:
             return logits
         return [logits, _up(self.aux16(branch16), size), _up(self.aux32(branch32), size)]
