@@ -307,6 +307,8 @@ def main() -> None:
     parser.add_argument("--methods", default="blend,gan")
     parser.add_argument("--card", action="store_true", help="also write the model card into --out")
     parser.add_argument("--note", default="", help="a line for the card (e.g. which parser and load)")
+    parser.add_argument("--fill-uncovered-hair", choices=["config", "on", "off"], default="config",
+                        help="the GAN: exemplar-fill the target's uncovered hair (default: as config.json says)")
     parser.add_argument("--no-source-detail", action="store_true",
                         help="the GAN without the source's fine detail (facehub/editing/detail.py), for comparison")
     args = parser.parse_args()
@@ -315,6 +317,8 @@ def main() -> None:
 
     editor = facehub.load(args.model, device="cpu")
     editor.source_detail = not args.no_source_detail
+    if args.fill_uncovered_hair != "config":
+        editor.fill_uncovered = args.fill_uncovered_hair == "on"
     editor.parse_cache = 8  # measure() clears it before each timed edit, then reuses the parses
     from facehub.image import load_image
 

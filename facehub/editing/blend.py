@@ -281,6 +281,24 @@ def _exemplar_fill(
     out[:, ys, xs] = image
 
 
+def fill_uncovered_hair(image: torch.Tensor, labels: torch.Tensor, uncovered: torch.Tensor, points: np.ndarray) -> None:
+    """Exemplar-inpaint the target's hair that an edit's new layout leaves uncovered, in place (the GAN's layout gives
+    no source head to follow, so the painted-layout rule of ``blend_parts`` decides): skin patches inside the head
+    ellipse above the brows and in the face's rows, background patches elsewhere.
+
+    ``image`` (3, H, W) float in [0, 1]; ``labels`` (H, W) int64 EDIT_LABELS of the target (relabelled: SKIN or
+    BACKGROUND where filled); ``uncovered`` (H, W) bool; ``points`` (5, 2) the target face's five points.
+    """
+    if not bool(uncovered.any()):
+        return
+    size = tuple(labels.shape)
+    points = np.asarray(points, dtype=np.float64)
+    face = in_classes(labels, PART_CLASSES["face"])
+    head = (head_ellipse(points, size) & ~below_brows(points, size, margin=0.5)) | row_span(face)
+    face_size = float(np.linalg.norm(points[0] - points[4]) * 2.2)
+    _exemplar_fill(image, labels, uncovered, labels == HAIR, head, face_size)
+
+
 def blend_parts(
     source_image: np.ndarray,
     source_map: np.ndarray,

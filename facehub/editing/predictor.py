@@ -13,7 +13,9 @@ takes). ``method="blend"`` is the classical baseline (``facehub/editing/blend.py
 mask-guided editor on aligned crops of ``input_size`` pixels and pastes its
 output back inside the edited region; where the photo has more pixels than the
 crop, the moved parts' detail finer than a crop pixel comes from the source
-photo itself (``facehub/editing/detail.py``; ``config.json["source_detail"]``). ``target_mask`` (a user-painted EDIT_LABELS
+photo itself (``facehub/editing/detail.py``; ``config.json["source_detail"]``); the target's hair that the new
+layout leaves uncovered is inpainted from the target as the blend does (``blend.fill_uncovered_hair``;
+``config.json["fill_uncovered_hair"]``), not rendered. ``target_mask`` (a user-painted EDIT_LABELS
 map, or colours of the label palette) replaces the target's layout.
 A chosen component missing in either photo (``facehub/editing/refusal.py``) is
 refused: the result is the target untouched with ``result.refused`` saying which
@@ -33,11 +35,13 @@ import torch
 
 from facehub.detection import largest_face_of
 from facehub.detection.detector import largest_face
-from facehub.editing.blend import blend_parts
+from facehub.editing.blend import blend_parts, fill_uncovered_hair
 from facehub.editing.blend_ops import bbox, dilate, gaussian_blur
 from facehub.editing.detail import source_detail
 from facehub.editing.masks import (
+    BACKGROUND,
     EDIT_LABELS,
+    HAIR,
     colours_to_labels,
     fit_components,
     intended_layout,
@@ -84,6 +88,7 @@ class PortraitEditor(Predictor):
         self.default_method = str(self.config.get("default_method", "blend"))
         # the GAN's rendering gets the moved parts' own fine detail from the source photo (facehub/editing/detail.py)
         self.source_detail = bool(self.config.get("source_detail", True))
+        self.fill_uncovered = bool(self.config.get("fill_uncovered_hair", False))  # the GAN: see _gan
         self._cache: OrderedDict[str, ParsedPhoto] = OrderedDict()
 
     @property
@@ -215,6 +220,17 @@ class PortraitEditor(Predictor):
                 parts, sigma=0.75 * photo_px, window=window)
             rendered[:, window[0], window[1]] += weight * detail
         base = torch.from_numpy(tgt.image).permute(2, 0, 1).float() / 255
+        if self.fill_uncovered and "hair" in parts and painted is None:
+            # the target's hair the new layout leaves uncovered: exemplar patches of the target, as the blend does,
+            # not the rendering (whose background-fusing branch smears it flat)
+            uncovered = torch.from_numpy(edited & (out_layout == BACKGROUND) & (tgt.class_map == HAIR))
+            if bool(uncovered.any()):
+                labels = torch.from_numpy(tgt.class_map.astype(np.int64))
+                fill_uncovered_hair(base, labels, uncovered, tgt.face.points)
+                out_layout = np.where(uncovered.numpy(), labels.numpy(), out_layout).astype(np.uint8)
+                window = bbox(uncovered, 4)
+                keep = 1 - gaussian_blur(uncovered[window].float(), 1.0).clamp(0, 1)
+                alpha[:, window[0], window[1]] *= torch.minimum(keep, (~uncovered[window]).float())
         image = (base * (1 - alpha) + rendered.clamp(0, 1) * alpha) * 255 + 0.5
         return image.byte().permute(1, 2, 0).numpy(), out_layout, edited
 

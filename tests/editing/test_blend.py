@@ -264,3 +264,25 @@ def test_uncovered_hair_becomes_skin_across_a_bald_source_scalp_not_in_a_column_
     for x in (34, 40, 56, 62):  # beside the tuft's columns, on the scalp, above the target's face
         assert was_hair[25, x] and out.layout[25, x] == SKIN, x
     assert was_hair[30, 24] and out.layout[30, 24] == 0  # outside the source's head: background
+
+
+def test_fill_uncovered_hair_takes_background_beside_the_head_and_skin_above_the_brows() -> None:
+    """The GAN's fill: the target's red hair, all of it uncovered, is gone; beside the head it becomes the grey
+    background (label and colour), above the brows inside the head ellipse skin; nothing else moves."""
+    from facehub.editing.blend import fill_uncovered_hair
+
+    image, labels, points = _portrait((200, 40, 20), slice(0, 96), seed=2)
+    before = torch.from_numpy(image).permute(2, 0, 1).float() / 255
+    out, new_labels = before.clone(), torch.from_numpy(labels.astype(np.int64))
+    uncovered = new_labels == HAIR
+    fill_uncovered_hair(out, new_labels, uncovered, points)
+    assert not (new_labels == HAIR).any()
+    assert torch.equal(out[:, ~uncovered], before[:, ~uncovered])
+    side = uncovered & (new_labels == 0)
+    top = uncovered & (new_labels == SKIN)
+    assert side.sum() > 50 and top.sum() > 20
+    assert (side.numpy()[40:60, :20].any())  # beside the face: background
+    grey = out[:, side].mean(1) * 255
+    assert (grey - 120).abs().max() < 25  # the textured grey background (100-140), not the red hair
+    skin = out[:, top].mean(1) * 255
+    assert (skin - torch.tensor([220.0, 180.0, 150.0])).abs().max() < 25

@@ -178,3 +178,41 @@ def test_shipped_editor_on_two_real_portraits(part: str) -> None:
     src_part, tgt_part = (part_mask(editor.parse(x).class_map, part) for x in (source, target))
     out, src, tgt = (a[m].astype(float).mean(0) for a, m in ((result.image, placed), (source, src_part), (target, tgt_part)))
     assert np.linalg.norm(out - src) < np.linalg.norm(out - tgt)
+
+
+class _ShortHairSource(StubParser):
+    """The stub, but the source photo's hair ends above its eyes' level minus one eye distance: a short cap."""
+
+    def __init__(self, source_shape: tuple[int, ...]) -> None:
+        self.source_shape = source_shape
+
+    def __call__(self, image: np.ndarray, faces: list) -> _Parsed:
+        parsed = super().__call__(image, faces)
+        if image.shape == self.source_shape and faces:
+            p = faces[0].points
+            cut = int(p[0][1] - 1.1 * float(np.linalg.norm(p[1] - p[0])))
+            parsed.class_map[cut:][parsed.class_map[cut:] == HAIR] = 0
+        return parsed
+
+
+def test_gan_fills_uncovered_hair_from_the_target_not_the_rendering(editor: PortraitEditor, photos) -> None:
+    """Short source hair on a longer cap: with ``fill_uncovered`` the target's uncovered hair is inpainted from the
+    target (skin or background, never hair), the rendering stays everywhere else."""
+    from facehub.editing.blend_ops import dilate as grow
+
+    source, target = photos
+    short = PortraitEditor(editor.loaded, detector=editor.detector, device="cpu", parser=_ShortHairSource(source.shape))
+    short.fill_uncovered = False
+    smeared = short(source, target, parts=("hair",), method="gan")
+    short.fill_uncovered = True
+    filled = short(source, target, parts=("hair",), method="gan")
+    tgt_map = short.parse(target).class_map
+    uncovered = (tgt_map == HAIR) & (smeared.layout == 0)
+    assert uncovered.sum() > 200
+    assert not (filled.layout[uncovered] == HAIR).any() and set(np.unique(filled.layout[uncovered])) <= {0, SKIN}
+    near = grow(torch.from_numpy(uncovered), 6).numpy()
+    np.testing.assert_array_equal(filled.image[~near], smeared.image[~near])
+    inner = ~grow(torch.from_numpy(~uncovered), 3).numpy()
+    surroundings = target[(tgt_map != HAIR) & near].astype(float).mean(0)
+    gap = [np.linalg.norm(r.image[inner].astype(float).mean(0) - surroundings) for r in (filled, smeared)]
+    assert gap[0] < gap[1]
