@@ -61,6 +61,7 @@ class FaceReconstructor(Predictor):
         refine_min_shift: float | None = None,
     ):
         super().__init__(loaded, detector=detector, device=device)
+        self.model.to(memory_format=torch.channels_last)  # see _run
         self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
         self.refine_min_shift = float(self.config.get("refine_min_shift", 0.0) if refine_min_shift is None else refine_min_shift)
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
@@ -78,11 +79,17 @@ class FaceReconstructor(Predictor):
             return np.zeros((0, 3, self.layout.size, self.layout.size), dtype=np.float32)
         crops = crops.to(self.device)
         if not self.flip_test:
-            return self.model(crops).float().cpu().numpy()
-        both = self.model(torch.cat([crops, crops.flip(-1)])).float().cpu()
+            return self._run(crops).numpy()
+        both = self._run(torch.cat([crops, crops.flip(-1)]))
         plain, mirrored = both[: len(crops)], both[len(crops) :].flip(-1)
         mirrored[:, 0] = crops.shape[-1] - 1 - mirrored[:, 0]
         return ((plain + mirrored) / 2).numpy()
+
+    def _run(self, crops: torch.Tensor) -> torch.Tensor:
+        """(B, 3, s, s) -> (B, 3, S, S) float32 on the CPU, contiguous. The model runs on channels-last tensors: its
+        transposed convolutions are about a quarter faster so on the CPU (outputs within 2e-4 crop px of NCHW's)."""
+        out = self.model(crops.contiguous(memory_format=torch.channels_last))
+        return out.float().cpu().contiguous()
 
     def reconstruct_face(self, image: np.ndarray, face: Face, crop_map: np.ndarray, matrix: np.ndarray) -> ReconstructedFace:
         """One face from its crop-space map (3, S, S) and alignment ``matrix``."""
