@@ -186,6 +186,18 @@ def fit_to_component(matrix: np.ndarray, moved: torch.Tensor, wanted: torch.Tens
     return local[:, :2] @ matrix[:, :] + np.array([[0, 0, local[0, 2]], [0, 0, local[1, 2]]])
 
 
+def face_size_of(points: np.ndarray) -> float:
+    """A face's size in photo px from its five points (5, 2): 2.2 x the distance from the right eye to the right
+    mouth corner (the scale of blur widths and inpainting borders)."""
+    return float(np.linalg.norm(points[0] - points[4]) * 2.2)
+
+
+def layout_head(points: np.ndarray, size: tuple[int, int], face: torch.Tensor) -> torch.Tensor:
+    """(H, W) bool: where uncovered hair becomes skin when no source head outline is known (a painted layout, the
+    GAN's layout): the head ellipse above the brows (``below_brows`` margin 0.5) and the face's rows."""
+    return (head_ellipse(points, size) & ~below_brows(points, size, margin=0.5)) | row_span(face)
+
+
 def new_head(
     warped_labels: torch.Tensor, inside: torch.Tensor, new_hair: torch.Tensor, lower: torch.Tensor, face: torch.Tensor,
     points: np.ndarray,
@@ -283,8 +295,8 @@ def _exemplar_fill(
 
 def fill_uncovered_hair(image: torch.Tensor, labels: torch.Tensor, uncovered: torch.Tensor, points: np.ndarray) -> None:
     """Exemplar-inpaint the target's hair that an edit's new layout leaves uncovered, in place (the GAN's layout gives
-    no source head to follow, so the painted-layout rule of ``blend_parts`` decides): skin patches inside the head
-    ellipse above the brows and in the face's rows, background patches elsewhere.
+    no source head to follow, so ``layout_head`` decides, as for a painted layout in ``blend_parts``): skin patches
+    inside the head ellipse above the brows and in the face's rows, background patches elsewhere.
 
     ``image`` (3, H, W) float in [0, 1]; ``labels`` (H, W) int64 EDIT_LABELS of the target (relabelled: SKIN or
     BACKGROUND where filled); ``uncovered`` (H, W) bool; ``points`` (5, 2) the target face's five points.
@@ -293,10 +305,8 @@ def fill_uncovered_hair(image: torch.Tensor, labels: torch.Tensor, uncovered: to
         return
     size = tuple(labels.shape)
     points = np.asarray(points, dtype=np.float64)
-    face = in_classes(labels, PART_CLASSES["face"])
-    head = (head_ellipse(points, size) & ~below_brows(points, size, margin=0.5)) | row_span(face)
-    face_size = float(np.linalg.norm(points[0] - points[4]) * 2.2)
-    _exemplar_fill(image, labels, uncovered, labels == HAIR, head, face_size)
+    head = layout_head(points, size, in_classes(labels, PART_CLASSES["face"]))
+    _exemplar_fill(image, labels, uncovered, labels == HAIR, head, face_size_of(points))
 
 
 def blend_parts(
@@ -330,7 +340,7 @@ def blend_parts(
     layout = torch.from_numpy(np.asarray(target_layout if target_layout is not None else target_map, dtype=np.int64)).clone()
     if colour_match > 0:
         src = match_colour(src, src_labels == SKIN, tgt, tgt_labels == SKIN, colour_match)
-    face_size = float(np.linalg.norm(target_points[0] - target_points[4]) * 2.2)
+    face_size = face_size_of(np.asarray(target_points, dtype=np.float64))
     out = tgt.clone()
     edited = torch.zeros(size, dtype=torch.bool)
     warped_img, warped_labels, inside = warp_with_labels(src, src_labels, matrix, size)
@@ -347,7 +357,7 @@ def blend_parts(
                 hair_pixels = push_pull_fill(warped_img, (warped_labels == HAIR) & inside)
             lower = below_brows(points, size, margin=0.5)
             head = new_head(warped_labels, inside, new_hair, lower, face, points) if target_layout is None else (
-                (head_ellipse(points, size) & ~lower) | row_span(face))  # a painted layout: no source head to follow
+                layout_head(points, size, face))  # a painted layout: no source head to follow
             own_hair = connected_hair(tgt_labels == HAIR, points)
             beside_face = lower & row_span(new_hair | face)
             edited |= _hair(out, layout, own_hair, hair_pixels, new_hair, head, beside_face, face_size,

@@ -8,7 +8,7 @@ result.overlay(alpha=0.5, classes=["skin", "hair"]).save("overlay.png")
 ```
 
 Pipeline: the detector (5 points; or the caller's ``faces``) -> aligned crop (the checkpoint's ``CropSpec``) ->
-model -> softmax on the model's own output grid (BiSeNet's stride 4: ``coarse_logits``) -> probabilities pasted
+model -> softmax on half the crop's grid (BiSeNet's stride-4 ``coarse_logits`` upsampled 2x) -> probabilities pasted
 back as ``facehub.geometry.align.paste_back`` would (``paste_claim``)
 inside each crop's window -> per pixel, the most confident non-background class
 over all faces competes with the least confident background among the faces
@@ -50,9 +50,9 @@ class FaceParser(Predictor):
 
     @torch.inference_mode()
     def crop_probabilities(self, crops: torch.Tensor, batch: int = 8, coarse: bool = False) -> torch.Tensor:
-        """Normalised crops (F, 3, s, s) -> class probabilities (F, C, s, s) in [0, 1]; with ``coarse`` on the
-        model's own output grid (F, C, r, r) (BiSeNet: r = s / 4; ``rescale_matrices`` maps a crop's matrix to it),
-        the softmax of its logits before any upsampling: what ``__call__`` pastes."""
+        """Normalised crops (F, 3, s, s) -> class probabilities (F, C, s, s) in [0, 1]; with ``coarse`` on a coarser
+        grid (F, C, r, r), r = s / 2 for BiSeNet (its stride-4 logits upsampled 2x before the softmax; a model without
+        ``coarse_logits`` gives r = s); ``rescale_matrices`` maps a crop's matrix to it. What ``__call__`` pastes."""
         outputs = [self._probabilities(crops[i:i + batch].to(self.device), coarse).cpu() for i in range(0, len(crops), batch)]
         if outputs:
             return torch.cat(outputs)
@@ -68,10 +68,11 @@ class FaceParser(Predictor):
         return probs
 
     def _softmax(self, crops: torch.Tensor, coarse: bool) -> torch.Tensor:
-        """(B, 3, s, s) -> (B, C, s, s) class probabilities ((B, C, r, r) on the model's own grid with ``coarse``,
-        where the model has one: ``coarse_logits``). The model runs on channels-last tensors (the same numbers,
-        about 20% faster convolutions on the CPU); the softmax runs after the copy back to contiguous NCHW (about 3x
-        faster on the CPU than over the channels-last output's strided class axis)."""
+        """(B, 3, s, s) -> (B, C, s, s) class probabilities ((B, C, s/2, s/2) with ``coarse`` where the model has
+        ``coarse_logits``: thin parts need the logits interpolated to half the crop, not the stride-4 grid). The
+        model runs on channels-last tensors (the same numbers, about 20% faster convolutions on the CPU); the softmax
+        runs after the copy back to contiguous NCHW (about 3x faster on the CPU than over the channels-last output's
+        strided class axis)."""
         model = getattr(self.model, "coarse_logits", self.model) if coarse else self.model
         logits = model(crops.contiguous(memory_format=torch.channels_last)).float()
         if coarse and logits.shape[-1] < crops.shape[-1] // 2:

@@ -20,8 +20,8 @@ class ParsingResult:
     image: (H, W, 3) uint8 RGB; faces: detections (descending score);
     class_map: (H, W) uint8 class indices into ``labels`` (0 = background);
     face_index: (H, W) int16, the face each pixel's class came from (-1 = none);
-    crop_probs: per face, its (C, r, r) float32 class probabilities in [0, 1] on the model's output grid (r <= s:
-    BiSeNet's stride 4); ``crop_maps`` (per face, its (s, s) uint8 class map in the aligned crop) is made from them
+    crop_probs: per face, its (C, r, r) float32 class probabilities in [0, 1] on the grid the parser pasted from
+    (r <= s: half the crop for BiSeNet); ``crop_maps`` (per face, its (s, s) uint8 class map in the aligned crop) is made from them
     on first use; crop_images: per face, its (s, s, 3) uint8 aligned crop; matrices: (F, 2, 3) image px -> crop px.
     """
 
