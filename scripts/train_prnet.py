@@ -41,9 +41,14 @@ def main() -> None:
                         help="add one face-profiled (turned 25-88 degrees of yaw) view of every face to train and val")
     parser.add_argument("--extra-profiled-yaw", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                         help="with --profiled: a second turned view of every training face, |yaw| in [LO, HI] degrees")
+    parser.add_argument("--labelled", default="",
+                        help="comma-separated folders under the data root of real photos with human 68 points and no 3D "
+                             "target (e.g. 300w68/helen_train,300w68/afw): they feed the human-label loss only")
+    parser.add_argument("--labelled-repeat", type=int, default=d.labelled_repeat, help="each labelled face this many times per epoch")
     parser.add_argument("--push-to-hub", default="")
     args = vars(parser.parse_args())
     args["mirror_labels"] = not args.pop("no_mirror_labels")
+    args["labelled"] = tuple(f for f in args["labelled"].split(",") if f)
     train_prnet(PRNetConfig(**args))
 
 

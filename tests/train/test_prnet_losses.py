@@ -47,3 +47,12 @@ def test_nme_is_zero_on_the_teacher_and_scales_with_the_offset() -> None:
     expected = 2.0 / float((wh[0, 0] * wh[0, 1]).sqrt())
     assert abs(float(nme_real(shifted, labels, None)) - expected) < 1e-5
     assert abs(float(labels68_l1(shifted, labels, None)) - 1.0) < 1e-5  # mean over x (2 px) and y (0 px)
+
+
+def test_labels68_l1_leaves_unlabelled_points_out() -> None:
+    """A NaN label (a turned 300-W face's jaw, labelled.py) adds nothing; the mean runs over the known points."""
+    face = torch.from_numpy(posed_face(20, 0, 0, scale=9.0, centre=(60.0, 60.0))).float()[None]
+    labels = points_468_to_68(face)[..., :2].clone()
+    labels[:, 17:, 0] += 3.0  # every known point 3 px off in x
+    labels[:, :17] = float("nan")
+    assert abs(float(labels68_l1(face, labels, None)) - 1.5) < 1e-4  # mean over x (3 px) and y (0 px)

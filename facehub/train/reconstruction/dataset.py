@@ -34,6 +34,9 @@ from facehub.train.data.ytf68 import person_of
 
 LOOSE = 1.6  # loose crop field of view / model crop field of view
 LOOSE_PIXELS = 1.625  # loose crop size / model crop size (pixels), a little more than LOOSE
+# Faces whose human labels mirror with the index swap even when ``mirror_labels`` is off: 300-W's are
+# nearly mirror-symmetric (see the PIPNet card), ytf68's are not.
+MIRRORED_LABEL_SOURCES = ("labelled_300w68",)
 TRAIN_SETS = ("celebamask_hair_train", "figaro1k_hair_train", "ytf68")
 VAL_SETS = ("celebamask_hair_val", "ytf68")
 
@@ -201,7 +204,8 @@ class Augment:
 
 class PRNetDataset(torch.utils.data.Dataset):
     """Yields (crop (3, s, s) normalised float, uv map (3, uv, uv) crop pixels, points (468, 3) crop pixels,
-    labels68 (68, 2) human-labelled points in crop pixels, NaN where the face has none)."""
+    labels68 (68, 2) human-labelled points in crop pixels, NaN where the face has none). A face without a 3D
+    target (``points`` NaN, ``labelled.py``) yields NaN points and a NaN map inside the face."""
 
     def __init__(
         self, crops: LooseCrops, spec: CropSpec, uv_size: int, augment: Augment, mean: list[float], std: list[float], seed: int = 0,
@@ -262,9 +266,10 @@ class PRNetDataset(torch.utils.data.Dataset):
         labels68 = self.crops.labels68[index].astype(np.float64) @ matrix[:, :2].T + matrix[:, 2]
         if flip:
             target = target[self.mirror]
-            labels68 = labels68[self.mirror_68] if self.mirror_labels else np.full_like(labels68, np.nan)
+            mirrors = self.mirror_labels or str(self.crops.sources[index]).startswith(MIRRORED_LABEL_SOURCES)
+            labels68 = labels68[self.mirror_68] if mirrors else np.full_like(labels68, np.nan)
         crop = (self._colour(crop) / 255.0).transpose(2, 0, 1)
         crop = (crop - self.mean) / self.std
-        uv = self.layout.rasterise(target)
+        uv = self.layout.rasterise(target)  # NaN inside the face where a face has no 3D target (labelled.py)
         return (torch.from_numpy(crop.astype(np.float32)), torch.from_numpy(uv), torch.from_numpy(target.astype(np.float32)),
                 torch.from_numpy(labels68.astype(np.float32)))

@@ -89,6 +89,8 @@ class PRNetConfig:
     map_68: str = ""  # 468 -> 68 map JSON for the human-label loss; "" = the teacher map
     profiled: bool = False  # add one face-profiled (turned) view of every face to train and val (profiled.py)
     extra_profiled_yaw: tuple[float, float] | None = None  # with profiled: a second training view (seed 1), |yaw| in this range
+    labelled: tuple[str, ...] = ()  # folders of real photos with human 68 points and no 3D target (labelled.py)
+    labelled_repeat: int = 1  # each labelled face this many times per epoch
     push_to_hub: str = ""
 
     @property
@@ -159,6 +161,11 @@ class PRNetRecipe(Recipe):
                 parts.append(build_profiled_crops("train", config.spec, loose, extra, seed=1))
             self.train_crops = LooseCrops.concat(parts)
             val_crops = LooseCrops.concat([val_crops, build_profiled_crops("val", config.spec, loose)])
+        if config.labelled:
+            from facehub.train.reconstruction.labelled import build_labelled_crops
+
+            labelled = build_labelled_crops(tuple(config.labelled), config.spec, loose)
+            self.train_crops = LooseCrops.concat([self.train_crops] + [labelled] * config.labelled_repeat)
         self.val = PRNetDataset(val_crops, config.spec, config.uv_size, Augment.none(), MEAN, STD)
         self.val_indices = np.random.default_rng(0).permutation(len(self.val))[: config.val_limit].tolist()
         self.mapping = read_map_68(config.map_68)
@@ -179,8 +186,9 @@ class PRNetRecipe(Recipe):
         x, uv, _, labels = batch
         out = model(x).float()
         self.mask = self.mask.to(out.device)
-        loss = uv_map_l1(out, uv, self.mask)
-        labelled = torch.isfinite(labels[:, 0, 0])
+        has_map = torch.isfinite(uv).flatten(1).all(1)  # faces with a 3D target (not labelled.py's)
+        loss = uv_map_l1(out[has_map], uv[has_map], self.mask) if has_map.any() else out.sum() * 0.0
+        labelled = torch.isfinite(labels[..., 0]).any(1)
         if self.config.labels68_weight > 0 and labelled.any():
             vertices = self.val.layout.sample(out[labelled])
             loss = loss + self.config.labels68_weight * labels68_l1(vertices, labels[labelled], self.mapping)
