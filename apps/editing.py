@@ -15,9 +15,11 @@ METHODS = ["blend", "gan"]
 
 
 @common.inference
-def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Progress()):
-    """Edit the target's largest face with the source's largest face's chosen components; return the result's
-    preview (JPEG), both masks, the PNG download, a note and the (before, after) pair for the comparison slider."""
+def edit(source: str, target: str, parts: list[str], method: str, source_face: float = 1, target_face: float = 1,
+         progress=gr.Progress()):
+    """Edit the target's chosen face (numbered by size, 1 = the largest) with the source's chosen face's components;
+    return the result's preview (JPEG), both masks, the PNG download, a note and the (before, after) pair for the
+    comparison slider."""
     source_image = common.read_image(source, "source photo")
     target_image = common.read_image(target, "target photo")
     name = common.model_choices(TASK)[0]
@@ -26,7 +28,8 @@ def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Pr
     if not parts:
         raise FaceHubError("Tick at least one component to move (hair, eyes, mouth, ...).")
     progress(0.2, desc="Parsing both faces")
-    result = common.predictor(name)(source_image, target_image, parts=tuple(parts), method=method)
+    numbers = {"source_face": _face_number(source_face), "target_face": _face_number(target_face)}
+    result = common.predictor(name)(source_image, target_image, parts=tuple(parts), method=method, **numbers)
     if not result.faces:
         raise FaceHubError("No face found in the source or the target photo, so nothing was edited. Use photos with a clearly visible face.")
     folder, stem = common.output_dir(), f"{common.download_stem(target)}_edited"
@@ -35,10 +38,21 @@ def edit(source: str, target: str, parts: list[str], method: str, progress=gr.Pr
         preview = common.preview(result.image, folder, f"{stem}_preview")
         return (preview, *masks(result, folder), None, f"**{result.refused}**", (preview, preview))
     out = result.save(folder, stem)[0]
-    note = f"Moved **{', '.join(parts)}** with the **{method}** method; the rest of the target photo is untouched."
+    note = (f"Moved **{', '.join(parts)}** of source face {numbers['source_face']} onto target face "
+            f"{numbers['target_face']} (faces numbered by size, 1 = the largest) with the **{method}** method; the rest "
+            "of the target photo is untouched.")
     preview = common.preview(result.image, folder, f"{stem}_preview")
     before = common.preview(target_image, folder, f"{stem}_before")
     return preview, *masks(result, folder), str(out), note, (before, preview)
+
+
+def _face_number(value: float | None) -> int:
+    """A face number from the app's number box: a whole number from 1 (an empty box means 1)."""
+    if value is None:
+        return 1
+    if value < 1 or value != int(value):
+        raise FaceHubError(f"Face numbers are whole numbers from 1 (the largest face) up; {value:g} is not one.")
+    return int(value)
 
 
 def masks(result, folder) -> tuple[str, str]:
@@ -74,8 +88,11 @@ def edit_with_mask(source: str, target: str, painted: dict, progress=gr.Progress
 
 def build() -> None:
     with gr.Row():
-        source = common.photo_input("Source (components come from its largest face)", height=320)
-        target = common.photo_input("Target (its largest face is edited)", height=320)
+        source = common.photo_input("Source (components come from the chosen face)", height=320)
+        target = common.photo_input("Target (the chosen face is edited)", height=320)
+    with gr.Row():
+        source_face = gr.Number(1, precision=0, minimum=1, label="Source face (by size: 1 = the largest)")
+        target_face = gr.Number(1, precision=0, minimum=1, label="Target face (by size: 1 = the largest)")
     with gr.Row():
         parts = gr.CheckboxGroup(PARTS, value=["hair"], label="Components to move")
         method = gr.Radio(METHODS, value="blend", label="Method (blend: classical compositing; gan: mask-guided editor)")
@@ -99,7 +116,8 @@ def build() -> None:
     pairs = [[a, b] for a, b in zip(common.EXAMPLES, common.EXAMPLES[1:] + common.EXAMPLES[:1])]
     gr.Examples(pairs, inputs=[source, target], label="Example pairs")
     run.click(
-        edit, [source, target, parts, method], [result, source_mask, target_mask, download, note, compare],
+        edit, [source, target, parts, method, source_face, target_face],
+        [result, source_mask, target_mask, download, note, compare],
         api_name="edit", concurrency_id=common.GPU_QUEUE,
     )
     load.click(load_mask, [target], [painter], api_visibility="private", concurrency_id=common.GPU_QUEUE)

@@ -4,7 +4,7 @@
     facehub parse IMAGES... --out DIR [--model NAME]
     facehub landmarks IMAGES... --out FILE.json [--model NAME]
     facehub reconstruct IMAGES... --out DIR [--model NAME]
-    facehub edit --source S --target T --parts hair,eyes,mouth --out OUT.png [--method gan|blend]
+    facehub edit --source S --target T --parts hair,eyes,mouth --out OUT.png [--method gan|blend] [--target-face N]
     facehub bench [--repeats N]
 
 IMAGES are files, folders (searched recursively for .jpg .jpeg .png .bmp .gif .tif .tiff .webp) or quoted
@@ -211,7 +211,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
     editor = load(args.model or DEFAULTS["editing"], device=args.device, detector=args.detector)
     parts = tuple(part.strip() for part in args.parts.split(",") if part.strip())
     try:
-        result = editor(load_image(args.source), load_image(args.target), parts=parts, method=args.method)
+        result = editor(load_image(args.source), load_image(args.target), parts=parts, method=args.method,
+                        source_face=args.source_face, target_face=args.target_face)
     except ValueError as error:  # unknown part or method names
         raise FaceHubError(str(error)) from None
     if not result.faces:
@@ -255,6 +256,10 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--parts", default="hair")
     edit.add_argument("--out", required=True)
     edit.add_argument("--method", default=None, choices=["gan", "blend"])
+    edit.add_argument("--source-face", type=int, default=1, metavar="N",
+                      help="which face of the source photo, by size: 1 = the largest (default), 2 = the next, ...")
+    edit.add_argument("--target-face", type=int, default=1, metavar="N",
+                      help="which face of the target photo is edited, by size: 1 = the largest (default), ...")
     edit.add_argument("--model", default=None)
     edit.set_defaults(handler=cmd_edit)
     bench = commands.add_parser("bench", help="ms per image per stage and peak memory")

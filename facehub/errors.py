@@ -23,3 +23,7 @@ class NoFaceError(FaceHubError):
 
 class ComponentNotFoundError(FaceHubError):
     """A component chosen for an edit is missing in the source or the target photo (``EditResult.refused``)."""
+
+
+class FaceNumberError(FaceHubError):
+    """A face chosen by its number (1 = the largest in the photo) is not there: the photo has fewer faces."""

@@ -73,3 +73,19 @@ def test_gallery_crops_are_one_file_per_face() -> None:
     crops = landmarks.landmarks(PHOTO, "pipnet", False, True)[1]
     assert [caption for _, caption in crops] == ["face 1", "face 2"]
     assert len({path for path, _ in crops}) == 2
+
+
+def test_edit_takes_the_face_numbered_by_size_and_refuses_one_past_the_photo() -> None:
+    """The tab's face numbers reach the editor; a number the photo lacks gets the CLI's words, a fraction is refused."""
+    import gradio as gr
+
+    from apps import editing
+
+    source = str(ROOT / "examples" / "astronaut.jpg")
+    *_, note, _ = editing.edit(source, PHOTO, ["eyes"], "blend", 1, 2)
+    assert "onto target face 2" in note
+    with pytest.raises(gr.Error) as info:
+        editing.edit(source, PHOTO, ["eyes"], "blend", 1, 3)
+    assert "The target photo has 2 faces, so there is no face 3. Choose a face number from 1" in str(info.value.message)
+    with pytest.raises(gr.Error, match="whole numbers from 1"):
+        editing.edit(source, PHOTO, ["eyes"], "blend", 1.5, 1)

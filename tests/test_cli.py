@@ -77,6 +77,14 @@ def test_edit_without_a_face_exits_2_and_writes_nothing(tmp_path: Path, capsys) 
     assert "No face found" in capsys.readouterr().err
 
 
+def test_edit_a_face_number_past_the_photo_exits_2_with_the_count(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out.png"
+    args = ["edit", "--source", str(EXAMPLES / "astronaut.jpg"), "--target", str(PAIR), "--parts", "eyes",
+            "--method", "blend", "--target-face", "3", "--out", str(out)]
+    assert main(args) == 2 and not out.exists()
+    assert "target photo has 2 faces, so there is no face 3" in capsys.readouterr().err
+
+
 def test_edit_hair_writes_the_target_size(tmp_path: Path) -> None:
     out = tmp_path / "out.png"
     target = EXAMPLES / "grace_hopper.jpg"

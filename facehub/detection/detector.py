@@ -368,3 +368,16 @@ def largest_face(faces: list[Face]) -> Face:
     return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
 
 
+def face_by_size(faces: list[Face], number: int, photo: str = "photo") -> Face:
+    """The ``number``-th largest face of ``faces`` by box area (1 = the largest, as ``largest_face``; the first of
+    equal ones first). Raises ``FaceNumberError`` naming ``photo`` when there is no such face."""
+    from facehub.errors import FaceNumberError
+
+    count = len(faces)
+    if not 1 <= number <= count:
+        choose = f"Choose a face number from 1 (the largest) to {count}." if count else "Use a photo with a clearly visible face."
+        raise FaceNumberError(f"The {photo} has {count} face{'' if count == 1 else 's'}, so there is no face {number}. {choose}")
+    by_size = sorted(range(count), key=lambda i: -float((faces[i].box[2] - faces[i].box[0]) * (faces[i].box[3] - faces[i].box[1])))
+    return faces[by_size[number - 1]]
+
+

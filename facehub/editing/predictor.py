@@ -9,7 +9,7 @@ Both photos are parsed with the checkpoint's parser (``config.json["parser"]``,
 default ``bisenet``); the largest face of each is used: the detector's
 (``FaceDetector.largest_face``), or the largest of ``source_faces`` /
 ``target_faces`` when the caller gives them (any form ``facehub.predictor.as_faces``
-takes). ``method="blend"`` is the classical baseline (``facehub/editing/blend.py``); ``method="gan"`` runs the
+takes); ``source_face=2`` / ``target_face=3`` pick another face by size (1 = the largest). ``method="blend"`` is the classical baseline (``facehub/editing/blend.py``); ``method="gan"`` runs the
 mask-guided editor on aligned crops of ``input_size`` pixels and pastes its
 output back inside the edited region; where the photo has more pixels than the
 crop, the moved parts' detail finer than a crop pixel comes from the source
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from facehub.detection import largest_face_of
-from facehub.detection.detector import largest_face
+from facehub.detection.detector import face_by_size, largest_face
 from facehub.editing.blend import blend_parts, fill_uncovered_hair
 from facehub.editing.blend_ops import bbox, dilate, gaussian_blur
 from facehub.editing.detail import source_detail
@@ -100,8 +100,9 @@ class PortraitEditor(Predictor):
             self._parser = load(str(self.config.get("parser", "bisenet")), device=str(self.device))
         return self._parser
 
-    def parse(self, image: ImageInput, faces: FacesInput | None = None) -> ParsedPhoto:
-        """Parse the largest face of ``image`` (of ``faces`` if given, else the detector's).
+    def parse(self, image: ImageInput, faces: FacesInput | None = None, number: int = 1, photo: str = "photo") -> ParsedPhoto:
+        """Parse the ``number``-th largest face of ``image`` (1 = the largest; of ``faces`` if given, else the
+        detector's). A photo with faces but fewer than ``number`` raises ``FaceNumberError`` naming ``photo``.
 
         The last ``parse_cache`` photos are remembered (an app edits one source many times).
         """
@@ -110,11 +111,15 @@ class PortraitEditor(Predictor):
         digest = hashlib.blake2b(array.tobytes(), digest_size=16)
         for face in given or []:
             digest.update(np.asarray(face.points, dtype=np.float64).tobytes())
-        key = f"{digest.hexdigest()}{array.shape}{None if given is None else len(given)}"
+        key = f"{digest.hexdigest()}{array.shape}{None if given is None else len(given)}#{number}"
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        face = largest_face_of(self.detector, array) if given is None else (largest_face(given) if given else None)
+        if number == 1:
+            face = largest_face_of(self.detector, array) if given is None else (largest_face(given) if given else None)
+        else:
+            found = self.detector(array).faces if given is None else given
+            face = face_by_size(found, number, photo) if found else None
         if face is None:
             parsed = ParsedPhoto(array, None, None)
         else:
@@ -149,18 +154,22 @@ class PortraitEditor(Predictor):
         target_mask: np.ndarray | None = None,
         source_faces: FacesInput | None = None,
         target_faces: FacesInput | None = None,
+        source_face: int = 1,
+        target_face: int = 1,
     ) -> EditResult:
         """Edit ``target`` with ``parts`` of ``source``; ``target_mask`` (H, W) EDIT_LABELS drives the layout.
 
-        ``source_faces`` / ``target_faces`` (Face objects, boxes or five points) skip detection in that photo;
-        the largest of them is edited. A chosen part missing in either photo gives the target untouched with
+        ``source_faces`` / ``target_faces`` (Face objects, boxes or five points) skip detection in that photo.
+        ``source_face`` / ``target_face``: which face of each photo, numbered by size (1 = the largest, the
+        default); a number past the photo's faces raises ``FaceNumberError``. A chosen part missing in either photo gives the target untouched with
         ``refused`` set (not checked when ``target_mask`` is given: the painted layout is the user's choice).
         """
         method = method or self.default_method
         if method not in METHODS:
             raise ValueError(f"Unknown method {method!r}; use one of {', '.join(METHODS)}.")
         parts = parse_parts(parts)
-        src, tgt = self.parse(source, source_faces), self.parse(target, target_faces)
+        src = self.parse(source, source_faces, source_face, "source photo")
+        tgt = self.parse(target, target_faces, target_face, "target photo")
         if src.face is None or tgt.face is None:
             return EditResult(tgt.image.copy(), src.image, tgt.image, src.class_map, tgt.class_map, None, None, parts, method)
         if target_mask is None:

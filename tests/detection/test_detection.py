@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from facehub.detection.detector import FaceDetector, box_overlap, nms, square
-from facehub.detection.result import DetectionResult
+from facehub.detection.result import DetectionResult, Face
 from facehub.geometry.five_points import five_points_from_68
 from facehub.train.data import data_root
 
@@ -230,3 +230,19 @@ def test_largest_face_keeps_the_largest_and_falls_back_for_small_faces(detector:
     found = detector.largest_face(canvas, min_fraction=0.1)
     assert 400 <= found.box[0] < found.box[2] <= 520
     assert detector.largest_face(np.full((200, 200, 3), 127, np.uint8)) is None
+
+
+def test_face_by_size_numbers_faces_from_the_largest() -> None:
+    from facehub.detection.detector import face_by_size
+    from facehub.errors import FaceNumberError
+
+    def face(side: float, x: float) -> Face:
+        return Face(np.array([x, 0.0, x + side, side]), 0.9, np.zeros((5, 2)))
+
+    small, large, middle = face(10, 0), face(30, 50), face(20, 100)  # detector order is by score, not size
+    faces = [small, large, middle]
+    assert all(face_by_size(faces, n) is f for n, f in zip((1, 2, 3), (large, middle, small)))
+    with pytest.raises(FaceNumberError, match="The photo has 3 faces, so there is no face 4. Choose a face number from 1"):
+        face_by_size(faces, 4)
+    with pytest.raises(FaceNumberError, match="target photo has 1 face, so there is no face 0"):
+        face_by_size([small], 0, "target photo")

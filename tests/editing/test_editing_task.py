@@ -132,6 +132,35 @@ def test_given_faces_skip_detection_and_pick_the_largest(editor: PortraitEditor,
     assert none.faces == [] and np.array_equal(none.image, target)
 
 
+def _same_face(a: Face, b: Face) -> bool:
+    """Boxes of one face from two detector runs (the largest-face search skips small scales): centres within 10%."""
+    centre = lambda f: (f.box[:2] + f.box[2:]) / 2  # noqa: E731
+    return bool(np.linalg.norm(centre(a) - centre(b)) < 0.1 * (b.box[2] - b.box[0]))
+
+
+def test_a_face_chosen_by_number_is_the_one_edited(editor: PortraitEditor, photos) -> None:
+    """target_face=2 edits the second largest face of a two-face photo and nothing of the first; a number past the
+    photo's faces is refused with the count and what to choose, in the words the CLI and the app show."""
+    from facehub.errors import FaceNumberError
+
+    source, _ = photos
+    pair = load_image(EXAMPLES / "two_people.jpg")
+    faces = sorted(editor.detector(pair).faces, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
+    assert len(faces) == 2
+    for number, face in enumerate(faces, start=1):
+        result = editor(source, pair, parts=("eyes",), method="blend", target_face=number)
+        assert len(result.faces) == 1 and _same_face(result.faces[0], face) and result.edited.any()
+        ys, xs = np.nonzero(result.edited)
+        x0, y0, x1, y1 = face.box
+        assert x0 <= np.median(xs) <= x1 and y0 <= np.median(ys) <= y1  # the edit sits on the chosen face
+    default = editor(source, pair, parts=("eyes",), method="blend")
+    assert _same_face(default.faces[0], faces[0])
+    with pytest.raises(FaceNumberError, match="target photo has 2 faces, so there is no face 3. Choose a face number from 1"):
+        editor(source, pair, parts=("eyes",), target_face=3)
+    with pytest.raises(FaceNumberError, match="source photo has 1 face, so there is no face 2"):
+        editor(source, pair, parts=("eyes",), source_face=2)
+
+
 def test_no_face_gives_the_target_unchanged(editor: PortraitEditor, photos) -> None:
     source, _ = photos
     blank = np.full((128, 128, 3), 127, np.uint8)
