@@ -28,7 +28,7 @@ TABS = [
     ("Parsing", ["two_people.jpg"], "Parse", "Found 2 face(s)", "screenshot.jpg", 1000),
     ("Landmarks", ["two_people.jpg"], "Locate landmarks", "Found 2 face(s)", "tab_landmarks.jpg", 900),
     ("3D reconstruction", ["astronaut.jpg"], "Reconstruct", "Found 1 face(s)", "tab_reconstruction.jpg", 1000),
-    ("Component editing", ["astronaut.jpg", "grace_hopper.jpg"], "Edit", "with the **blend** method", "tab_editing.jpg", 1150),
+    ("Component editing", ["astronaut.jpg", "grace_hopper.jpg"], "Edit", "with the **blend** method", "tab_editing.jpg", 1250),
 ]
 
 
