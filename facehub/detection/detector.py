@@ -363,9 +363,14 @@ class FaceDetector:
         return stage_three(self.model.onet, levels, found, t_o, nms_t["onet_min"])
 
 
+def box_area(face: Face) -> float:
+    """The area of ``face``'s box, photo px squared."""
+    return float((face.box[2] - face.box[0]) * (face.box[3] - face.box[1]))
+
+
 def largest_face(faces: list[Face]) -> Face:
     """The face with the largest box area (``faces`` must not be empty; the first of equal ones)."""
-    return max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
+    return max(faces, key=box_area)
 
 
 def face_by_size(faces: list[Face], number: int, photo: str = "photo") -> Face:
@@ -377,7 +382,6 @@ def face_by_size(faces: list[Face], number: int, photo: str = "photo") -> Face:
     if not 1 <= number <= count:
         choose = f"Choose a face number from 1 (the largest) to {count}." if count else "Use a photo with a clearly visible face."
         raise FaceNumberError(f"The {photo} has {count} face{'' if count == 1 else 's'}, so there is no face {number}. {choose}")
-    by_size = sorted(range(count), key=lambda i: -float((faces[i].box[2] - faces[i].box[0]) * (faces[i].box[3] - faces[i].box[1])))
-    return faces[by_size[number - 1]]
+    return sorted(faces, key=box_area, reverse=True)[number - 1]  # stable: equal ones keep their order
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from facehub.detection import largest_face_of
-from facehub.detection.detector import face_by_size, largest_face
+from facehub.detection.detector import face_by_size
 from facehub.editing.blend import blend_parts, fill_uncovered_hair
 from facehub.editing.blend_ops import bbox, dilate, gaussian_blur
 from facehub.editing.detail import source_detail
@@ -115,8 +115,8 @@ class PortraitEditor(Predictor):
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        if number == 1:
-            face = largest_face_of(self.detector, array) if given is None else (largest_face(given) if given else None)
+        if given is None and number == 1:
+            face = largest_face_of(self.detector, array)  # the detector's fast path for the largest face
         else:
             found = self.detector(array).faces if given is None else given
             face = face_by_size(found, number, photo) if found else None

@@ -112,9 +112,15 @@ def cut_loose(image: np.ndarray, mesh: np.ndarray, spec: CropSpec, loose_size: i
     mesh's five points; the mesh in loose-crop pixels (468, 3) float32 (z scaled with x, y); and the 2x3 matrix."""
     matrix = loose_matrix(five_points_from_468(mesh), spec, loose_size)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-    crop = cv2.warpAffine(image, matrix, (loose_size, loose_size), flags=cv2.INTER_AREA if scale < 0.7 else cv2.INTER_LINEAR)
     xy = mesh[:, :2] @ matrix[:, :2].T + matrix[:, 2]
-    return crop, np.concatenate([xy, mesh[:, 2:] * scale], 1).astype(np.float32), matrix
+    return warp_loose(image, matrix, loose_size), np.concatenate([xy, mesh[:, 2:] * scale], 1).astype(np.float32), matrix
+
+
+def warp_loose(image: np.ndarray, matrix: np.ndarray, loose_size: int) -> np.ndarray:
+    """The (L, L, 3) uint8 loose crop of ``image`` (H, W, 3) under the 2x3 image -> loose-crop ``matrix``
+    (area-averaged where it shrinks the photo below 0.7x, bilinear otherwise)."""
+    scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    return cv2.warpAffine(image, matrix, (loose_size, loose_size), flags=cv2.INTER_AREA if scale < 0.7 else cv2.INTER_LINEAR)
 
 
 def build_loose_crops(split: str, spec: CropSpec, loose_size: int) -> LooseCrops:

@@ -7,7 +7,7 @@ draws a turned face's jaw along its visible outline, not where AFLW2000-3D proje
 jaw labels (0-16) of a face turned more than ``JAW_MAX_YAW`` degrees are dropped (NaN); its eyes, brows,
 nose and mouth are the same points in both conventions. A face's yaw is read from its labels by a rigid
 fit of the canonical face's 68 points (``yaw_from_68``). Crops are aligned from the labels' five points,
-as ``dataset.cut_loose`` aligns a teacher face from the mesh's.
+and warped as ``dataset.cut_loose`` cuts a teacher face (``warp_loose``).
 
 Only each folder's training people are used (``split_by_person`` with the landmark recipe's defaults), so
 the landmark models' validation faces stay unseen here too.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from facehub.geometry.align import CropSpec
@@ -28,7 +27,7 @@ from facehub.reconstruction.uv import points_468_to_68
 from facehub.train.data import cache_root, data_root
 from facehub.train.data.landmark_files import read_labelled_folder
 from facehub.train.data.ytf68 import split_by_person
-from facehub.train.reconstruction.dataset import LooseCrops, loose_matrix
+from facehub.train.reconstruction.dataset import LooseCrops, loose_matrix, warp_loose
 
 JAW_MAX_YAW = 35.0  # degrees: beyond, 300-W's visible-outline jaw and the 3D jaw part
 JAW = slice(0, 17)
@@ -70,10 +69,7 @@ def _folder_crops(folder: str, spec: CropSpec, loose_size: int) -> LooseCrops:
         if points.shape != (68, 2):
             continue
         matrix = loose_matrix(five_points_from_68(points), spec, loose_size)
-        scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
-        image = load_image(Path(sample.path))
-        images.append(cv2.warpAffine(image, matrix, (loose_size, loose_size),
-                                     flags=cv2.INTER_AREA if scale < 0.7 else cv2.INTER_LINEAR))
+        images.append(warp_loose(load_image(Path(sample.path)), matrix, loose_size))
         moved = (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
         if abs(yaw_from_68(points)) > JAW_MAX_YAW:
             moved[JAW] = np.nan
