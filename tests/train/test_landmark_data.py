@@ -27,6 +27,7 @@ from facehub.train.data.ytf68 import (
     read_points_csv,
     read_ytf68,
     split_by_person,
+    write_points_csv,
 )
 from facehub.train.eval.metrics import auc, failure_rate, landmark_summary, nme
 from facehub.train.landmarks.augment import LandmarkAugment, make_crop
@@ -111,6 +112,15 @@ def test_csv_reader_and_person_split(tmp_path) -> None:
     train, val = split_by_person(samples, 0.4, seed=1)
     assert {s.person for s in train}.isdisjoint({s.person for s in val})
     assert len(train) + len(val) == 15 and len({s.person for s in val}) == 2
+
+
+def test_points_csv_writer_round_trips(tmp_path) -> None:
+    points = [RNG.random((68, 2)) * 300, RNG.random((68, 2)) * 300]
+    write_points_csv(tmp_path / "landmarks68.csv", ["a_01.jpg", "b_02.jpg"], points)
+    samples = read_points_csv(tmp_path / "landmarks68.csv")
+    assert [s.path.name for s in samples] == ["a_01.jpg", "b_02.jpg"] and [s.person for s in samples] == ["a", "b"]
+    for sample, expected in zip(samples, points):
+        np.testing.assert_allclose(sample.points, expected, atol=0.005 + 1e-9)
 
 
 @pytest.mark.skipif(not (data_root() / "ytf68" / "landmarks68.csv").is_file(), reason="ytf68 not on this machine")

@@ -52,6 +52,17 @@ def read_points_csv(csv_path: Path | str, image_dir: Path | str | None = None) -
     return samples
 
 
+def write_points_csv(csv_path: Path | str, names: list[str], points: list[np.ndarray]) -> None:
+    """Write ``read_points_csv``'s layout: a header ``image, x0, y0, ...`` and one row per image name with its
+    (N, 2) pixel points, rounded to 0.01 px."""
+    count = len(points[0]) if points else 68
+    with Path(csv_path).open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image"] + [f"{a}{i}" for i in range(count) for a in "xy"])
+        for name, pts in zip(names, points):
+            writer.writerow([name, *np.round(np.asarray(pts, dtype=np.float64), 2).ravel().tolist()])
+
+
 def read_ytf68(root: Path | str | None = None) -> list[LandmarkSample]:
     """All ytf68 samples (3,403 faces of 278 people in the shipped copy)."""
     if root is None:

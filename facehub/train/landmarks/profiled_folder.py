@@ -9,12 +9,12 @@ the file names keep ytf68's, so ``person_of`` keeps each face's person for the p
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from facehub.train.data.ytf68 import write_points_csv
 from facehub.train.reconstruction.dataset import LooseCrops
 
 
@@ -28,10 +28,7 @@ def write_labelled_folder(crops: LooseCrops, out: Path, limit: int | None = None
     if len(set(names)) != len(names):
         raise ValueError("Two profiled views share a file name; write one view per face.")
     (out / "images").mkdir(parents=True, exist_ok=True)
-    with (out / "landmarks68.csv").open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["image"] + [f"{a}{i}" for i in range(68) for a in "xy"])
-        for i, name in zip(labelled, names):
-            Image.fromarray(crops.images[i]).save(out / "images" / name, quality=95)
-            writer.writerow([name, *np.round(crops.labels68[i].astype(np.float64), 2).ravel().tolist()])
+    for i, name in zip(labelled, names):
+        Image.fromarray(crops.images[i]).save(out / "images" / name, quality=95)
+    write_points_csv(out / "landmarks68.csv", names, [crops.labels68[i] for i in labelled])
     return len(labelled)
