@@ -166,9 +166,12 @@ def preview(image: Image.Image | np.ndarray, folder: Path, name: str, lossless: 
     return str(path)
 
 
-def gallery(crops: list, folder: Path, stem: str) -> list[tuple[str, str]]:
-    """``[(path, "face i"), ...]`` for a Gallery: each face crop (PIL or (H, W, 3) uint8) saved as a JPEG preview."""
-    return [(preview(crop, folder, f"{stem}_face{i + 1}"), f"face {i + 1}") for i, crop in enumerate(crops)]
+def gallery(crops: list, faces: list, folder: Path, stem: str) -> list[tuple[str, str]]:
+    """``[(path, "face n"), ...]`` for a Gallery: each face crop (PIL or (H, W, 3) uint8, one per ``faces``) saved as a
+    JPEG preview, largest face first, numbered by size as the editing tab's face numbers are (``size_order``)."""
+    from facehub.detection.detector import size_order
+
+    return [(preview(crops[i], folder, f"{stem}_face{n}"), f"face {n}") for n, i in enumerate(size_order(faces), start=1)]
 
 
 CHIP_STYLE = ("display:inline-flex;align-items:center;gap:6px;padding:3px 10px 3px 4px;border-radius:999px;"

@@ -24,7 +24,7 @@ def landmarks(path: str, model: str, show_indices: bool, contours: bool, detecto
     overlay = result.overlay(show_indices=show_indices, contours=contours)
     folder, stem = common.output_dir(), common.download_stem(path)
     files = [str(f) for f in export.landmarks_downloads(result, folder, stem, overlay)]
-    crops = common.gallery(result.face_crops(show_indices=show_indices), folder, stem)
+    crops = common.gallery(result.face_crops(show_indices=show_indices), result.faces, folder, stem)
     note = common.faces_note(len(result.faces), f"{result.points.shape[1] if len(result.faces) else 68} points per face, in photo pixels.")
     return common.preview(overlay, folder, f"{stem}_preview"), crops, files, result.to_json(), note
 

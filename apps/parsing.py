@@ -26,7 +26,7 @@ def parse(path: str, model: str, opacity: float, classes: list[str] | None, dete
     overlay = result.overlay(alpha=opacity, classes=classes or None)
     folder, stem = common.output_dir(), common.download_stem(path)
     files = [str(f) for f in export.parsing_downloads(result, folder, stem, overlay)]
-    crops = common.gallery(result.face_crops(), folder, stem)
+    crops = common.gallery(result.face_crops(), result.faces, folder, stem)
     note = common.faces_note(len(result.faces), "The class-index PNG holds one label index per pixel (names in labels.json).")
     shown = [result.label_set.index(c) for c in classes] if classes else list(range(1, len(result.labels)))
     legend = common.legend_html(result.label_set, shown, present=set(np.unique(result.class_map).tolist()))

@@ -75,6 +75,19 @@ def test_gallery_crops_are_one_file_per_face() -> None:
     assert len({path for path, _ in crops}) == 2
 
 
+def test_gallery_numbers_faces_by_size_as_the_editing_tab_does(tmp_path) -> None:
+    """The detector lists faces by score; the gallery shows the largest first, captioned with its editing number."""
+    from apps import common
+    from facehub.detection.result import Face
+
+    faces = [Face(np.array([0.0, 0, side, side]), score, np.zeros((5, 2))) for side, score in ((10, 0.99), (40, 0.9), (20, 0.8))]
+    crops = [np.full((8, 8, 3), shade, np.uint8) for shade in (10, 120, 240)]  # one grey per face
+    shown = common.gallery(crops, faces, tmp_path, "photo")
+    assert [caption for _, caption in shown] == ["face 1", "face 2", "face 3"]
+    shades = [int(np.asarray(Image.open(path)).mean().round()) for path, _ in shown]
+    assert [abs(shade - want) <= 3 for shade, want in zip(shades, (120, 240, 10))] == [True] * 3
+
+
 def test_edit_takes_the_face_numbered_by_size_and_refuses_one_past_the_photo() -> None:
     """The tab's face numbers reach the editor; a number the photo lacks gets the CLI's words, a fraction is refused."""
     import gradio as gr

@@ -373,6 +373,12 @@ def largest_face(faces: list[Face]) -> Face:
     return max(faces, key=box_area)
 
 
+def size_order(faces: list[Face]) -> list[int]:
+    """Indices into ``faces`` from the largest box to the smallest (equal ones keep their order): the face numbers
+    the editor takes (``face_by_size``), the detection overlay draws and the app's galleries show, 1 = the largest."""
+    return sorted(range(len(faces)), key=lambda i: -box_area(faces[i]))
+
+
 def face_by_size(faces: list[Face], number: int, photo: str = "photo") -> Face:
     """The ``number``-th largest face of ``faces`` by box area (1 = the largest, as ``largest_face``; the first of
     equal ones first). Raises ``FaceNumberError`` naming ``photo`` when there is no such face."""
@@ -382,6 +388,6 @@ def face_by_size(faces: list[Face], number: int, photo: str = "photo") -> Face:
     if not 1 <= number <= count:
         choose = f"Choose a face number from 1 (the largest) to {count}." if count else "Use a photo with a clearly visible face."
         raise FaceNumberError(f"The {photo} has {count} face{'' if count == 1 else 's'}, so there is no face {number}. {choose}")
-    return sorted(faces, key=box_area, reverse=True)[number - 1]  # stable: equal ones keep their order
+    return faces[size_order(faces)[number - 1]]
 
 

@@ -233,7 +233,7 @@ def test_largest_face_keeps_the_largest_and_falls_back_for_small_faces(detector:
 
 
 def test_face_by_size_numbers_faces_from_the_largest() -> None:
-    from facehub.detection.detector import face_by_size
+    from facehub.detection.detector import face_by_size, size_order
     from facehub.errors import FaceNumberError
 
     def face(side: float, x: float) -> Face:
@@ -242,6 +242,7 @@ def test_face_by_size_numbers_faces_from_the_largest() -> None:
     small, large, middle = face(10, 0), face(30, 50), face(20, 100)  # detector order is by score, not size
     faces = [small, large, middle]
     assert all(face_by_size(faces, n) is f for n, f in zip((1, 2, 3), (large, middle, small)))
+    assert size_order(faces) == [1, 2, 0] and size_order([small, face(10, 40)]) == [0, 1]  # ties keep their order
     with pytest.raises(FaceNumberError, match="The photo has 3 faces, so there is no face 4. Choose a face number from 1"):
         face_by_size(faces, 4)
     with pytest.raises(FaceNumberError, match="target photo has 1 face, so there is no face 0"):
