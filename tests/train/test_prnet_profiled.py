@@ -52,3 +52,25 @@ def test_a_profiled_face_cut_loose_keeps_a_painted_marker_on_its_point() -> None
     assert np.abs(crop[y - 1 : y + 2, x - 1 : x + 2].astype(int) - [255, 0, 255]).sum(-1).min() < 60
     label = turned.points68[0, :2] @ matrix[:, :2].T + matrix[:, 2]
     np.testing.assert_allclose(label, points[NOSE_TIP, :2], atol=0.5)
+
+
+def test_faces_labelled_by_another_teacher_are_turned_with_their_points(tmp_path, monkeypatch) -> None:
+    """``build_labelled_profiled_crops`` turns only the labelled faces of a teacher cache, and their points land
+    where the warp puts the mesh vertex they were painted on."""
+    from PIL import Image
+
+    from facehub.train.data.teacher import TeacherCache
+    from facehub.train.reconstruction import profiled
+
+    mesh, image = frontal_mesh(), textured_image()
+    Image.fromarray(image).save(tmp_path / "a.jpg")
+    Image.fromarray(image).save(tmp_path / "b.jpg")
+    cache = TeacherCache("fake", tmp_path, np.array(["a.jpg", "b.jpg"]), np.stack([mesh, mesh]).astype(np.float32),
+                         np.array([image.shape[:2]] * 2))
+    monkeypatch.setattr(profiled, "teacher_cache", lambda dataset: cache)
+    nose = np.repeat(mesh[[NOSE_TIP], :2], 68, 0)
+    crops = profiled.build_labelled_profiled_crops("fake", {"b.jpg": nose}, CropSpec(64, 0.65, -0.06), loose_size(64),
+                                                   PoseRange(yaw=(40.0, 60.0), pitch=0.0, roll=0.0), workers=1)
+    assert list(crops.names) == ["b.jpg"] and list(crops.sources) == ["profiled_fake"]
+    assert 40 - 3 <= abs(head_pose(crops.points[0]).yaw) <= 60 + 3
+    np.testing.assert_allclose(crops.labels68[0], np.repeat(crops.points[0][[NOSE_TIP], :2], 68, 0), atol=0.5)

@@ -52,10 +52,9 @@ def target_rotation(mesh: np.ndarray, poses: PoseRange, rng: np.random.Generator
     return (float(target_yaw - source.yaw), float(rng.uniform(-poses.pitch, poses.pitch)), float(rng.uniform(-poses.roll, poses.roll)))
 
 
-def _profile_one(args: tuple[str, str, int, int, CropSpec, int, PoseRange]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str] | None:
-    dataset, name, index, seed, spec, loose_size, poses = args
+def _profile_one(args: tuple[str, str, int, int, CropSpec, int, PoseRange, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str, str] | None:
+    dataset, name, index, seed, spec, loose_size, poses, human = args
     cache = teacher_cache(dataset)
-    human = ytf68_human_points().get(name) if dataset == "ytf68" else None
     mesh = cache.points[index].astype(np.float64)
     image = np.asarray(Image.open(cache.image_dir / name).convert("RGB"))
     rng = np.random.default_rng(seed)
@@ -70,6 +69,17 @@ def _profile_one(args: tuple[str, str, int, int, CropSpec, int, PoseRange]) -> t
     return crop, points, labels, name, f"profiled_{dataset}"
 
 
+def _profile_all(jobs: list, workers: int) -> LooseCrops:
+    """``_profile_one`` over ``jobs`` in ``workers`` processes (1: in this process), the failed ones dropped."""
+    if workers <= 1:
+        done = [r for r in map(_profile_one, jobs) if r is not None]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            done = [r for r in pool.map(_profile_one, jobs, chunksize=16) if r is not None]
+    images, points, labels, names, sources = (np.stack(x) if k < 3 else np.array(x) for k, x in enumerate(zip(*done)))
+    return LooseCrops(images, points, names, sources, labels)
+
+
 def build_profiled_crops(split: str, spec: CropSpec, loose_size: int, poses: PoseRange = PoseRange(), seed: int = 0,
                          workers: int = 2) -> LooseCrops:
     """One turned view of every source face of ``split`` ("train" or "val") as loose crops (cached)."""
@@ -78,10 +88,19 @@ def build_profiled_crops(split: str, spec: CropSpec, loose_size: int, poses: Pos
     if path.is_file():
         return LooseCrops.load(path)
     faces = source_faces(split, None if split == "train" else ("ytf68",))  # val: the held-out people
-    jobs = [(d, n, i, seed * 1_000_003 + k, spec, loose_size, poses) for k, (d, n, i) in enumerate(faces)]
-    with ProcessPoolExecutor(workers) as pool:
-        done = [r for r in pool.map(_profile_one, jobs, chunksize=16) if r is not None]
-    images, points, labels, names, sources = (np.stack(x) if k < 3 else np.array(x) for k, x in enumerate(zip(*done)))
-    crops = LooseCrops(images, points, names, sources, labels)
+    human = ytf68_human_points()
+    jobs = [(d, n, i, seed * 1_000_003 + k, spec, loose_size, poses, human.get(n) if d == "ytf68" else None)
+            for k, (d, n, i) in enumerate(faces)]
+    crops = _profile_all(jobs, workers)
     crops.save(path)
     return crops
+
+
+def build_labelled_profiled_crops(dataset: str, labels: dict[str, np.ndarray], spec: CropSpec, loose_size: int,
+                                  poses: PoseRange = PoseRange(), seed: int = 0, workers: int = 2) -> LooseCrops:
+    """One turned view of every face of the teacher cache ``dataset`` that ``labels`` labels (file name -> (68, 2)
+    image pixels, e.g. another teacher's 68 points), those points moved with the warp; not cached."""
+    cache = teacher_cache(dataset)
+    faces = [(str(cache.names[i]), int(i)) for i in np.flatnonzero(cache.found()) if str(cache.names[i]) in labels]
+    jobs = [(dataset, n, i, seed * 1_000_003 + k, spec, loose_size, poses, labels[n]) for k, (n, i) in enumerate(faces)]
+    return _profile_all(jobs, workers)
