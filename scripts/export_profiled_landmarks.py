@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from facehub.train.data.landmark_files import read_labelled_folder  # noqa: E402
 from facehub.train.data.ytf68 import person_of, read_ytf68, split_by_person  # noqa: E402
 from facehub.train.landmarks.profiled_folder import write_labelled_folder  # noqa: E402
 from facehub.train.reconstruction.dataset import loose_size  # noqa: E402
-from facehub.train.data.landmark_files import read_labelled_folder  # noqa: E402
 from facehub.train.reconstruction.profiled import build_labelled_profiled_crops, build_profiled_crops  # noqa: E402
 from facehub.train.reconstruction.recipe import PRNetConfig  # noqa: E402
 

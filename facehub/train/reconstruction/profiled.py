@@ -69,8 +69,12 @@ def _profile_one(args: tuple[str, str, int, int, CropSpec, int, PoseRange, np.nd
     return crop, points, labels, name, f"profiled_{dataset}"
 
 
-def _profile_all(jobs: list, workers: int) -> LooseCrops:
-    """``_profile_one`` over ``jobs`` in ``workers`` processes (1: in this process), the failed ones dropped."""
+def _profile_all(faces: list[tuple[str, str, int, np.ndarray | None]], spec: CropSpec, loose_size: int, poses: PoseRange,
+                 seed: int, workers: int) -> LooseCrops:
+    """One turned view of each (dataset, file name, teacher-cache index, human (68, 2) points or None) of ``faces``,
+    in ``workers`` processes (1: in this process); the failed ones dropped. Face ``k`` draws its pose with seed
+    ``seed * 1_000_003 + k``."""
+    jobs = [(d, n, i, seed * 1_000_003 + k, spec, loose_size, poses, human) for k, (d, n, i, human) in enumerate(faces)]
     if workers <= 1:
         done = [r for r in map(_profile_one, jobs) if r is not None]
     else:
@@ -89,9 +93,8 @@ def build_profiled_crops(split: str, spec: CropSpec, loose_size: int, poses: Pos
         return LooseCrops.load(path)
     faces = source_faces(split, None if split == "train" else ("ytf68",))  # val: the held-out people
     human = ytf68_human_points()
-    jobs = [(d, n, i, seed * 1_000_003 + k, spec, loose_size, poses, human.get(n) if d == "ytf68" else None)
-            for k, (d, n, i) in enumerate(faces)]
-    crops = _profile_all(jobs, workers)
+    labelled = [(d, n, i, human.get(n) if d == "ytf68" else None) for d, n, i in faces]
+    crops = _profile_all(labelled, spec, loose_size, poses, seed, workers)
     crops.save(path)
     return crops
 
@@ -101,6 +104,6 @@ def build_labelled_profiled_crops(dataset: str, labels: dict[str, np.ndarray], s
     """One turned view of every face of the teacher cache ``dataset`` that ``labels`` labels (file name -> (68, 2)
     image pixels, e.g. another teacher's 68 points), those points moved with the warp; not cached."""
     cache = teacher_cache(dataset)
-    faces = [(str(cache.names[i]), int(i)) for i in np.flatnonzero(cache.found()) if str(cache.names[i]) in labels]
-    jobs = [(dataset, n, i, seed * 1_000_003 + k, spec, loose_size, poses, labels[n]) for k, (n, i) in enumerate(faces)]
-    return _profile_all(jobs, workers)
+    names = [str(n) for n in cache.names]
+    faces = [(dataset, names[i], int(i), labels[names[i]]) for i in np.flatnonzero(cache.found()) if names[i] in labels]
+    return _profile_all(faces, spec, loose_size, poses, seed, workers)
