@@ -38,7 +38,7 @@ def evaluate(args: argparse.Namespace) -> dict:
         samples = val if args.split == "val" else train
     samples = samples[: args.limit] if args.limit else samples
     predictor = load_landmark_predictor(args.model, args.weights, refine_passes=args.refine_passes, flip_test=args.flip_test,
-                                        refine_min_shift=args.refine_min_shift)
+                                        refine_min_shift=args.refine_min_shift, profile_jaw=args.profile_jaw)
     scores = evaluate_folder(predictor, samples, detect_all(predictor.detector, samples, args.detections), args.normalise)
     scores.summary["model"] = str(args.weights or args.model)
     by_yaw = nme_by_yaw(scores.per_image, samples[0].path.parent) if samples else None
@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="refine only faces whose crop moves by more than this share of its side (default: the checkpoint's config)")
     p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
                    help="average with the mirrored crop (default: the checkpoint's config)")
+    p.add_argument("--profile-jaw", action=argparse.BooleanOptionalAction, default=None,
+                   help="--no-profile-jaw: the model's own jaw on turned faces too (default: the checkpoint's config)")
     p.add_argument("--detections", type=Path, default=None, help="JSON cache of the detector's faces per image")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--normalise", choices=["interocular", "box"], default="interocular",

@@ -158,6 +158,8 @@ def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
             model.refine_min_shift = args.refine_min_shift
         if args.flip_test != "config":
             model.flip_test = args.flip_test == "on"
+        if args.profile_jaw == "off":
+            model.profile_jaw = None
         return model
     from facehub.hub import LoadedModel
     from facehub.train.reconstruction.checkpoint import (
@@ -185,13 +187,16 @@ def main() -> None:
                         help="override the config's refine_min_shift (refine only faces whose crop moves more than this share)")
     parser.add_argument("--flip-test", choices=["config", "on", "off"], default="config",
                         help="average with the mirrored crop (default: as the checkpoint's config says)")
+    parser.add_argument("--profile-jaw", choices=["config", "off"], default="config",
+                        help="off: the 68 points' jaw as the 468 -> 68 map reads it, also on turned faces (default: the config's profile_jaw)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model = load_reconstructor(args)
     report: dict = {"model": args.checkpoint or args.model, "refine_passes": model.refine_passes,
-                    "refine_min_shift": model.refine_min_shift, "flip_test": model.flip_test}
+                    "refine_min_shift": model.refine_min_shift, "flip_test": model.flip_test,
+                    "profile_jaw": model.profile_jaw.to_config() if model.profile_jaw else None}
     with torch.inference_mode():
         if args.aflw2000:
             report["aflw2000_3d"] = evaluate_aflw2000(model, args.aflw2000, args.limit)

@@ -71,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--refine-min-shift", type=float, default=0.0,
                    help="with --export: refine only faces whose crop moves by more than this share of its side")
     p.add_argument("--flip-test", action="store_true", help="with --export: average with the mirrored crop at inference")
+    p.add_argument("--profile-jaw", default="",
+                   help="with --export: FROM,FULL,DEPTH (e.g. 40,55,1.5): the far jaw of faces turned past FROM degrees on "
+                        "the 3D jaw, as AFLW2000-3D draws it (facehub.geometry.profile_jaw); empty: off")
     p.add_argument("--push-to-hub", default=None, metavar="REPO", help="upload the exported folder to this Hub repo")
     p.add_argument("--history", default="", help="with --export: how the --init-from weights were trained, for the card")
     return p.parse_args(argv)
@@ -84,8 +87,8 @@ def main(argv: list[str] | None = None) -> None:
         train(config, resume=args.resume)
         return
     export_checkpoint(config.run_folder, LandmarkExport(args.export, args.seed, args.pipeline_eval, args.refine_passes,
-                                                        args.refine_min_shift, args.flip_test, args.history,
-                                                        args.push_to_hub))
+                                                        args.refine_min_shift, args.flip_test, args.profile_jaw,
+                                                        args.history, args.push_to_hub))
 
 
 if __name__ == "__main__":

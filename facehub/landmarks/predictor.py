@@ -8,7 +8,9 @@ pixels, and they are mapped back to the photo. With ``refine_passes >= 1``
 points derived from the first prediction and the model is run again; with ``refine_min_shift`` > 0
 (config key or argument) only on the faces whose re-aligned crop would move by more than that share of
 the crop's side (``facehub.geometry.align.crop_shift``): the turned faces whose detector points misplace the crop, while
-frontal faces keep one pass and its cost.
+frontal faces keep one pass and its cost. ``profile_jaw`` (config key; ``profile_jaw=False`` turns it off): on a
+face turned past its ``from_yaw``, the 68-point jaw's far side follows the 3D jaw as AFLW2000-3D draws it, not the
+cheek's visible outline as 300-W does (``facehub.geometry.profile_jaw``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from facehub.geometry.align import crop_shift, invert_affine, transform_points
 from facehub.geometry.five_points import five_points_from_68
 from facehub.geometry.landmarks68 import flip_index, to_68
+from facehub.geometry.profile_jaw import ProfileJaw, hide_far_jaw
 from facehub.image import ImageInput
 from facehub.landmarks.result import LandmarksResult
 from facehub.predictor import FacesInput, Predictor
@@ -31,13 +34,15 @@ class LandmarkPredictor(Predictor):
 
     def __init__(
         self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None,
-        refine_min_shift: float | None = None,
+        refine_min_shift: float | None = None, profile_jaw: bool | None = None,
     ) -> None:
         super().__init__(loaded, detector=detector, device=device)
         self.model.to(memory_format=torch.channels_last)  # see predict_crops
         self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
         self.refine_min_shift = float(self.config.get("refine_min_shift", 0.0) if refine_min_shift is None else refine_min_shift)
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
+        jaw = ProfileJaw.from_config(self.config) if profile_jaw is not False else None
+        self.profile_jaw = jaw if getattr(self.model, "num_points", 68) == 68 else None
 
     @torch.inference_mode()
     def predict_crops(self, crops: torch.Tensor) -> np.ndarray:
@@ -82,6 +87,9 @@ class LandmarkPredictor(Predictor):
             pixels[redo], crops[redo], matrices[redo] = self.crop(image, five[redo])
             crop_points[redo] = self.predict_crops(crops[redo])
             points[redo] = np.stack([transform_points(crop_points[i], invert_affine(matrices[i])) for i in redo])
+        if self.profile_jaw is not None:
+            points = np.stack([hide_far_jaw(p, self.profile_jaw) for p in points])
+            crop_points = np.stack([transform_points(p, m) for p, m in zip(points, matrices)])
         return points, pixels, crop_points, matrices
 
     def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> LandmarksResult:

@@ -17,6 +17,7 @@ import torch
 from facehub.detection.result import Face
 from facehub.geometry.align import crop_shift, invert_affine
 from facehub.geometry.five_points import five_points_from_468
+from facehub.geometry.profile_jaw import ProfileJaw, hide_far_jaw
 from facehub.image import ImageInput
 from facehub.predictor import FacesInput, Predictor
 from facehub.reconstruction.mesh import (
@@ -52,13 +53,16 @@ class FaceReconstructor(Predictor):
     mirrored crop and average the two maps (the UV layout is left-right symmetric).
     ``map_68`` (config key, optional ``{"indices", "weights"}``): the 468 -> 68 map
     for the output landmarks; the crop alignment keeps the teacher map it was trained with.
+    ``profile_jaw`` (config key; argument ``False`` turns it off): the far side of a turned face's 68-point jaw read
+    from the 3D jaw as AFLW2000-3D places it (``facehub.geometry.profile_jaw``; MediaPipe's face oval, which the
+    468 -> 68 map reads it from, lies on the front of the cheek).
     """
 
     task = "reconstruction"
 
     def __init__(
         self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None,
-        refine_min_shift: float | None = None,
+        refine_min_shift: float | None = None, profile_jaw: bool | None = None,
     ):
         super().__init__(loaded, detector=detector, device=device)
         self.model.to(memory_format=torch.channels_last)  # see _run
@@ -66,6 +70,7 @@ class FaceReconstructor(Predictor):
         self.refine_min_shift = float(self.config.get("refine_min_shift", 0.0) if refine_min_shift is None else refine_min_shift)
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
         self.layout = uv_layout(int(self.config["uv_size"]))
+        self.profile_jaw = ProfileJaw.from_config(self.config) if profile_jaw is not False else None
         # The model's own 468 -> 68 map (fitted on its predictions, scripts/fit_68_map.py --student), if shipped.
         own = self.config.get("map_68")
         self.map_68 = (np.asarray(own["indices"]), np.asarray(own["weights"], dtype=np.float64)) if own else None
@@ -97,10 +102,13 @@ class FaceReconstructor(Predictor):
         vertices468 = self.layout.sample(position_map).astype(np.float64)
         dense = self.layout.dense_vertices(position_map).astype(np.float64)
         mesh = Mesh(dense, sample_colours(image, dense[:, :2]), self.triangles, self.texcoords)
+        landmarks3d = points_468_to_68(vertices468, self.map_68)
+        if self.profile_jaw is not None:
+            landmarks3d = hide_far_jaw(landmarks3d, self.profile_jaw)
         return ReconstructedFace(
             face=face,
             vertices468=vertices468,
-            landmarks3d=points_468_to_68(vertices468, self.map_68),
+            landmarks3d=landmarks3d,
             pose=head_pose(vertices468),
             mesh=mesh,
             position_map=position_map,

@@ -210,3 +210,38 @@ def test_systematic_error_is_measured_in_crop_pixels() -> None:
     image_path = Path(__file__).resolve().parents[2] / "examples" / "grace_hopper.jpg"
     residuals = crop_residuals(predictor, [LandmarkSample(image_path, truth, "p")] * 2)
     assert residuals.shape == (2, 68, 2) and np.allclose(residuals, shift, atol=1e-3)
+
+
+def test_profile_jaw_moves_only_a_turned_faces_far_jaw() -> None:
+    """With ``profile_jaw`` in the config, a turned face's far jaw (its points drawn on the cheek's outline) is put
+    on the 3D jaw, in the photo and in the crop alike; the rest of the face, a frontal face, and
+    ``profile_jaw=False`` keep the model's points."""
+    from facehub.geometry.align import alignment_matrix, invert_affine, transform_points
+    from facehub.geometry.profile_jaw import ProfileJaw, hide_far_jaw, template_68
+    from tests._faces3d import rotation
+
+    def face_points(yaw: float) -> np.ndarray:  # (68, 2) crop pixels of the posed template, far jaw on the outline
+        points = (template_68(1.5) @ rotation(yaw, 0, 0).T * 2.2)[:, :2] * np.array([1.0, -1.0]) + 32.0
+        points[0:8, 0] += 6.0 * (yaw < 0) - 6.0 * (yaw > 0)  # tests/_faces3d: yaw > 0 turns the nose to the right
+        points[9:17, 0] += 6.0 * (yaw > 0) - 6.0 * (yaw < 0)
+        return points
+
+    settings = ProfileJaw(30.0, 45.0, 1.5)
+    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
+              "crop": {"zoom": 0.68, "shift_y": -0.1}, "profile_jaw": settings.to_config()}
+    image = np.zeros((120, 160, 3), np.uint8)
+    points5 = np.array([[60, 50], [90, 50], [75, 65], [62, 82], [88, 82]], float)
+    matrix = alignment_matrix(points5, LandmarkPredictor(LoadedModel("c", _ConstantModel(np.zeros((68, 2))), config,
+                                                                     Path(".")), device="cpu").crop_spec)
+    for yaw, moved in [(60.0, True), (-60.0, True), (0.0, False)]:
+        crop_points = face_points(yaw)
+        model = LoadedModel("c", _ConstantModel(crop_points), config, Path("."))
+        plain = transform_points(crop_points, invert_affine(matrix))
+        points, _, crop_out, _ = LandmarkPredictor(model, device="cpu").locate(image, points5[None])
+        off, *_ = LandmarkPredictor(model, device="cpu", profile_jaw=False).locate(image, points5[None])
+        np.testing.assert_allclose(off[0], plain, atol=1e-4)
+        np.testing.assert_allclose(points[0], hide_far_jaw(plain, settings), atol=1e-4)
+        np.testing.assert_allclose(crop_out[0], transform_points(points[0], matrix), atol=1e-4)
+        changed = np.flatnonzero(np.abs(points[0] - plain).max(1) > 0.5)
+        assert (len(changed) == 8) == moved and (len(changed) == 0) == (not moved)
+        assert set(changed) <= set(range(17)) - {8}

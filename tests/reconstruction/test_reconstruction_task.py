@@ -96,6 +96,27 @@ def test_config_map_68_drives_the_output_landmarks() -> None:
     np.testing.assert_allclose(face.landmarks3d, face.vertices468[:68])
 
 
+def test_config_profile_jaw_puts_a_turned_faces_far_jaw_on_the_3d_jaw() -> None:
+    from facehub.geometry.profile_jaw import ProfileJaw, hide_far_jaw
+    from facehub.reconstruction.uv import points_468_to_68
+    from tests._faces3d import posed_face
+
+    predictor = _tiny()
+    settings = ProfileJaw(25.0, 40.0, 1.5)
+    predictor.config["profile_jaw"] = settings.to_config()
+    jaw = FaceReconstructor(predictor.loaded, device="cpu")
+    for yaw, moved in [(60.0, True), (0.0, False)]:
+        crop_map = predictor.layout.rasterise(posed_face(yaw, scale=3.0, centre=(32.0, 32.0)))
+        args = (np.zeros((64, 64, 3), np.uint8), _faces()[0], crop_map, np.array([[1.0, 0, 0], [0, 1, 0]]))
+        plain, turned = predictor.reconstruct_face(*args), jaw.reconstruct_face(*args)
+        np.testing.assert_allclose(plain.landmarks3d, points_468_to_68(plain.vertices468))
+        np.testing.assert_allclose(turned.landmarks3d, hide_far_jaw(plain.landmarks3d, settings))
+        changed = np.flatnonzero(np.abs(turned.landmarks3d - plain.landmarks3d).max(1) > 0.05)
+        assert len(changed) == (8 if moved else 0) and set(changed) <= set(range(17))
+        np.testing.assert_allclose(turned.vertices468, plain.vertices468)  # the mesh and the pose are the model's
+        assert turned.pose == plain.pose
+
+
 def test_to_image_space_inverts_the_alignment() -> None:
     matrix = np.array([[0.5, -0.1, 10.0], [0.1, 0.5, -4.0]])
     scale = np.sqrt(0.5**2 + 0.1**2)

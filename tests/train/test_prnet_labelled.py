@@ -1,6 +1,6 @@
-"""Real photos with human 68 points and no 3D target (facehub/train/reconstruction/labelled.py): the yaw read
-from 2D labels, the cached loose crops (labels moved with the crop, a turned face's jaw dropped), and the
-recipe's loss on a batch that mixes them with teacher faces."""
+"""Real photos with human 68 points and no 3D target (facehub/train/reconstruction/labelled.py): the cached
+loose crops (labels moved with the crop, a turned face's jaw dropped), and the recipe's loss on a batch that
+mixes them with teacher faces. The yaw read from 2D labels: tests/geometry/test_profile_jaw.py."""
 
 from __future__ import annotations
 
@@ -8,28 +8,18 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
 from facehub.geometry.align import CropSpec
 from facehub.geometry.five_points import five_points_from_68
 from facehub.geometry.landmarks68 import flip_index
-from facehub.reconstruction.mesh import head_pose
 from facehub.reconstruction.uv import points_468_to_68
 from facehub.train.reconstruction.dataset import Augment, PRNetDataset, loose_matrix, loose_size
-from facehub.train.reconstruction.labelled import JAW, build_labelled_crops, yaw_from_68
+from facehub.train.reconstruction.labelled import JAW, build_labelled_crops
 from tests._faces3d import posed_face
 
 SPEC = CropSpec(64, 0.65, -0.06)
-
-
-@pytest.mark.parametrize("yaw", [-70.0, -40.0, 0.0, 25.0, 55.0])
-def test_yaw_from_68_reads_the_turn_of_projected_points(yaw: float) -> None:
-    face = posed_face(yaw, pitch=8.0, roll=5.0, scale=9.0, centre=(160.0, 150.0))
-    truth = head_pose(face).yaw
-    assert abs(truth) == pytest.approx(abs(yaw), abs=6.0)  # the same turn, whatever the sign convention
-    assert yaw_from_68(points_468_to_68(face[:, :2])) == pytest.approx(truth, abs=3.0)
 
 
 def _labelled_folder(root: Path, yaws: list[float]) -> Path:

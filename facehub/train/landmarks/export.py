@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facehub.geometry.profile_jaw import ProfileJaw
 from facehub.hub import ModelCard, load_folder
 from facehub.train import engine
 
@@ -29,6 +30,7 @@ class LandmarkExport:
     refine_passes: int = 0  # re-alignment passes stored in config.json
     refine_min_shift: float = 0.0  # refine only faces whose crop moves more than this share of its side
     flip_test: bool = False  # average with the mirrored crop at inference
+    profile_jaw: str = ""  # "from_yaw,full_yaw,depth_scale" stored as config.json's profile_jaw; "" = off
     history: str = ""  # how the --init-from weights were trained
     push_to_hub: str | None = None
 
@@ -77,6 +79,9 @@ def export_checkpoint(run: Path, options: LandmarkExport) -> Path:
     config["refine_passes"] = options.refine_passes
     config["refine_min_shift"] = options.refine_min_shift
     config["flip_test"] = options.flip_test
+    jaw = ProfileJaw.parse(options.profile_jaw)
+    if jaw is not None:
+        config["profile_jaw"] = jaw.to_config()
     metrics = {"val NME (inter-ocular, GT 5-point crops)": f"{info['nme']:.4f}",
                "val failure rate @0.10": f"{info['fr']:.4f}", "val AUC @0.10": f"{info['auc']:.4f}",
                "val NME, 5 points jittered 5% (detector-like)": f"{info.get('nme_noisy', float('nan')):.4f}",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from facehub.geometry.profile_jaw import ProfileJaw
 from facehub.hub import ModelCard, save_pretrained
 from facehub.reconstruction.models.prnet import PRNet
 from facehub.reconstruction.uv import MAP_68_PATH, points_468_to_68, uv_layout
@@ -44,6 +45,7 @@ class ExportOptions:
     refine_passes: int = 0
     refine_min_shift: float = 0.0  # refine only faces whose crop moves by more than this share of its side
     flip_test: bool = False
+    profile_jaw: str = ""  # "from_yaw,full_yaw,depth_scale" stored as config.json's profile_jaw (facehub.geometry.profile_jaw); "" = off
     map_68: Path | None = None  # the model's own 468 -> 68 map (fit_68_map.py --student)
     out: Path = Path("weights/prnet")
     fp32: bool = False
@@ -143,6 +145,9 @@ def export_prnet(opts: ExportOptions) -> tuple[Path, dict[str, float | str]]:
         "refine_passes": opts.refine_passes, "refine_min_shift": opts.refine_min_shift, "flip_test": opts.flip_test,
         "points": "MediaPipe 468-vertex UV layout; 68 iBUG points via facehub/assets/prnet_68_map.json",
     })
+    jaw = ProfileJaw.parse(opts.profile_jaw)
+    if jaw is not None:
+        config["profile_jaw"] = jaw.to_config()
     own_map = ""
     if opts.map_68:
         fitted = json.loads(opts.map_68.read_text())

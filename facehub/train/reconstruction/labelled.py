@@ -21,9 +21,8 @@ import numpy as np
 
 from facehub.geometry.align import CropSpec
 from facehub.geometry.five_points import five_points_from_68
+from facehub.geometry.profile_jaw import yaw_from_68
 from facehub.image import load_image
-from facehub.reconstruction.mesh import canonical_mesh, head_pose, rigid_fit
-from facehub.reconstruction.uv import points_468_to_68
 from facehub.train.data import cache_root, data_root
 from facehub.train.data.landmark_files import read_labelled_folder
 from facehub.train.data.ytf68 import split_by_person
@@ -32,22 +31,6 @@ from facehub.train.reconstruction.dataset import LooseCrops, loose_matrix, warp_
 JAW_MAX_YAW = 35.0  # degrees: beyond, 300-W's visible-outline jaw and the 3D jaw part
 JAW = slice(0, 17)
 SOURCE_PREFIX = "labelled_"  # LooseCrops.sources of these faces: "labelled_<folder>"
-
-
-def yaw_from_68(points: np.ndarray, iterations: int = 30) -> float:
-    """Yaw (degrees, ``POSE_CONVENTION``) of a face from its (68, 2) image points (x right, y down): the
-    canonical face's 68 points fitted by a scaled orthographic projection; the depth each fit leaves is
-    completed from the rotated template and the rotation refitted in 3D until it settles."""
-    template = np.asarray(points_468_to_68(canonical_mesh().vertices), dtype=np.float64)  # (68, 3) x right, y up
-    a = template - template.mean(0)
-    b2 = np.asarray(points, dtype=np.float64) * np.array([1.0, -1.0])
-    b2 = b2 - b2.mean(0)
-    rotation = np.eye(3)
-    for _ in range(iterations):
-        projected = a @ rotation.T
-        scale = float((projected[:, :2] * b2).sum() / (projected[:, :2] ** 2).sum())
-        _, rotation, _ = rigid_fit(a, np.concatenate([b2 / scale, projected[:, 2:]], 1))
-    return head_pose(canonical_mesh().vertices @ rotation.T * np.array([1.0, -1.0, -1.0])).yaw  # image axes, as head_pose reads
 
 
 def build_labelled_crops(folders: tuple[str, ...], spec: CropSpec, loose_size: int) -> LooseCrops:
