@@ -84,6 +84,8 @@ def fit_rotation(points: np.ndarray, template: np.ndarray, index: np.ndarray = I
     turned = a @ rotation.T
     scale = float((turned[:, :2] * b).sum() / max((turned[:, :2] ** 2).sum(), 1e-12))
     for _ in range(iterations):
+        if not scale > 1e-9:  # the points coincide: nothing to fit
+            break
         _, rotation, _ = rigid_fit(a, np.concatenate([b / scale, turned[:, 2:]], 1))
         turned = a @ rotation.T
         scale = float((turned[:, :2] * b).sum() / max((turned[:, :2] ** 2).sum(), 1e-12))
@@ -110,6 +112,8 @@ def hide_far_jaw(points: np.ndarray, settings: ProfileJaw) -> np.ndarray:
     """(68, 2) or (68, 3) image points (x right, y down; z, if given, smaller = nearer, same pixel scale) -> a copy
     whose far-side jaw points follow the 3D jaw (module docstring) once the face is turned past ``from_yaw``."""
     points = np.asarray(points, dtype=np.float64)
+    if not np.isfinite(points).all():
+        return points.copy()
     template = template_68(settings.depth_scale)
     inner = template[INNER] - template[INNER].mean(0)
     centred = points[INNER, :2] * np.array([1.0, -1.0])

@@ -106,3 +106,11 @@ def test_settings_come_from_the_config_and_from_export_options() -> None:
     settings = ProfileJaw.from_config({"profile_jaw": SETTINGS.to_config()})
     assert settings == SETTINGS
     assert ProfileJaw.parse("30,45,1.5") == SETTINGS and ProfileJaw.parse("") is None
+
+
+def test_degenerate_points_are_returned_as_they_are() -> None:
+    everywhere = ProfileJaw(0.0, 1.0, 1.5)  # would move any turned face
+    for points in (np.full((68, 2), 7.0), np.full((68, 3), np.nan)):
+        out = hide_far_jaw(points, everywhere)
+        np.testing.assert_array_equal(out, points)
+        assert out is not points
