@@ -160,6 +160,8 @@ def load_reconstructor(args: argparse.Namespace) -> FaceReconstructor:
             model.flip_test = args.flip_test == "on"
         if args.profile_jaw == "off":
             model.profile_jaw = None
+        if args.landmarks == "off":
+            model.landmarker = None
         return model
     from facehub.hub import LoadedModel
     from facehub.train.reconstruction.checkpoint import (
@@ -189,6 +191,8 @@ def main() -> None:
                         help="average with the mirrored crop (default: as the checkpoint's config says)")
     parser.add_argument("--profile-jaw", choices=["config", "off"], default="config",
                         help="off: the 68 points' jaw as the 468 -> 68 map reads it, also on turned faces (default: the config's profile_jaw)")
+    parser.add_argument("--landmarks", choices=["config", "off"], default="config",
+                        help="off: the mesh's own 68 points, not averaged with the config's landmark model")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, help="write the report as JSON here")
     args = parser.parse_args()
@@ -196,7 +200,8 @@ def main() -> None:
     model = load_reconstructor(args)
     report: dict = {"model": args.checkpoint or args.model, "refine_passes": model.refine_passes,
                     "refine_min_shift": model.refine_min_shift, "flip_test": model.flip_test,
-                    "profile_jaw": model.profile_jaw.to_config() if model.profile_jaw else None}
+                    "profile_jaw": model.profile_jaw.to_config() if model.profile_jaw else None,
+                    "landmarks": model.landmarker.name if model.landmarker else None}
     with torch.inference_mode():
         if args.aflw2000:
             report["aflw2000_3d"] = evaluate_aflw2000(model, args.aflw2000, args.limit)

@@ -56,13 +56,17 @@ class FaceReconstructor(Predictor):
     ``profile_jaw`` (config key; argument ``False`` turns it off): the far side of a turned face's 68-point jaw read
     from the 3D jaw as AFLW2000-3D places it (``facehub.geometry.profile_jaw``; MediaPipe's face oval, which the
     468 -> 68 map reads it from, lies on the front of the cheek).
+    ``landmarks`` (config key ``{"model": NAME, "weight": W}``; argument: a ``LandmarkPredictor``, or ``False`` for
+    none): the 68 points' x, y are averaged with that landmark model's on the same faces (weight ``W`` for its
+    points; z stays the mesh's), before ``profile_jaw``. A dedicated 2D model places the eyes, brows, nose and mouth
+    more closely than the mesh does, and the two err differently (see the card).
     """
 
     task = "reconstruction"
 
     def __init__(
         self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None,
-        refine_min_shift: float | None = None, profile_jaw: bool | None = None,
+        refine_min_shift: float | None = None, profile_jaw: bool | None = None, landmarks=None,
     ):
         super().__init__(loaded, detector=detector, device=device)
         self.model.to(memory_format=torch.channels_last)  # see _run
@@ -71,6 +75,13 @@ class FaceReconstructor(Predictor):
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
         self.layout = uv_layout(int(self.config["uv_size"]))
         self.profile_jaw = ProfileJaw.from_config(self.config) if profile_jaw is not False else None
+        part = self.config.get("landmarks") or {}
+        self.landmark_weight = float(part.get("weight", 0.5))
+        self.landmarker = landmarks if landmarks not in (None, False) else None
+        if landmarks is None and part:
+            from facehub.landmarks.predictor import LandmarkPredictor
+
+            self.landmarker = LandmarkPredictor.from_pretrained(part["model"], device=self.device, profile_jaw=False)
         # The model's own 468 -> 68 map (fitted on its predictions, scripts/fit_68_map.py --student), if shipped.
         own = self.config.get("map_68")
         self.map_68 = (np.asarray(own["indices"]), np.asarray(own["weights"], dtype=np.float64)) if own else None
@@ -96,13 +107,18 @@ class FaceReconstructor(Predictor):
         out = self.model(crops.contiguous(memory_format=torch.channels_last))
         return out.float().cpu().contiguous()
 
-    def reconstruct_face(self, image: np.ndarray, face: Face, crop_map: np.ndarray, matrix: np.ndarray) -> ReconstructedFace:
-        """One face from its crop-space map (3, S, S) and alignment ``matrix``."""
+    def reconstruct_face(
+        self, image: np.ndarray, face: Face, crop_map: np.ndarray, matrix: np.ndarray, points68: np.ndarray | None = None
+    ) -> ReconstructedFace:
+        """One face from its crop-space map (3, S, S) and alignment ``matrix``; ``points68`` (68, 2): the landmark
+        model's photo points for this face, averaged into the 68 landmarks (see ``landmarks``)."""
         position_map = to_image_space(crop_map, matrix)
         vertices468 = self.layout.sample(position_map).astype(np.float64)
         dense = self.layout.dense_vertices(position_map).astype(np.float64)
         mesh = Mesh(dense, sample_colours(image, dense[:, :2]), self.triangles, self.texcoords)
         landmarks3d = points_468_to_68(vertices468, self.map_68)
+        if points68 is not None:
+            landmarks3d[:, :2] = (1 - self.landmark_weight) * landmarks3d[:, :2] + self.landmark_weight * points68
         if self.profile_jaw is not None:
             landmarks3d = hide_far_jaw(landmarks3d, self.profile_jaw)
         return ReconstructedFace(
@@ -141,8 +157,11 @@ class FaceReconstructor(Predictor):
         maps, matrices = self.predict_maps(prepared.crops), prepared.matrices
         for _ in range(self.refine_passes):
             maps, matrices = self.refine(prepared.image, maps, matrices)
+        points68 = [None] * len(maps)
+        if self.landmarker is not None and len(maps):
+            points68 = self.landmarker.locate(prepared.image, np.stack([f.points for f in prepared.faces]))[0]
         faces = [
-            self.reconstruct_face(prepared.image, face, crop_map, matrix)
-            for face, crop_map, matrix in zip(prepared.faces, maps, matrices)
+            self.reconstruct_face(prepared.image, face, crop_map, matrix, points)
+            for face, crop_map, matrix, points in zip(prepared.faces, maps, matrices, points68)
         ]
         return ReconstructionResult(image=prepared.image, faces=faces)

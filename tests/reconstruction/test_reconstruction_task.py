@@ -117,6 +117,29 @@ def test_config_profile_jaw_puts_a_turned_faces_far_jaw_on_the_3d_jaw() -> None:
         assert turned.pose == plain.pose
 
 
+def test_config_landmarks_average_a_landmark_models_points_into_the_68() -> None:
+    from facehub.landmarks.predictor import LandmarkPredictor
+    from tests.landmarks.test_landmarks_task import _ConstantModel
+
+    image = np.random.default_rng(1).integers(0, 255, (120, 260, 3), dtype=np.uint8)
+    plain = _tiny()
+    crop_points = np.random.default_rng(2).random((68, 2)) * 40 + 12
+    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
+              "crop": {"zoom": 0.68, "shift_y": -0.1}}
+    landmarker = LandmarkPredictor(LoadedModel("c", _ConstantModel(crop_points), config, Path(".")), device="cpu")
+    plain.config["landmarks"] = {"model": "c", "weight": 0.25}
+    fused = FaceReconstructor(plain.loaded, device="cpu", landmarks=landmarker)
+    off = FaceReconstructor(plain.loaded, device="cpu", landmarks=False)
+    assert off.landmarker is None and fused.landmarker is landmarker and fused.landmark_weight == 0.25
+    faces = _faces()
+    theirs, *_ = landmarker.locate(image, np.stack([f.points for f in faces]))
+    for index, (own, mixed) in enumerate(zip(off(image, faces=faces).faces, fused(image, faces=faces).faces)):
+        np.testing.assert_array_equal(own.face.points, faces[index].points)  # the faces keep the order given
+        np.testing.assert_allclose(mixed.landmarks3d[:, :2], 0.75 * own.landmarks3d[:, :2] + 0.25 * theirs[index], atol=1e-4)
+        np.testing.assert_allclose(mixed.landmarks3d[:, 2], own.landmarks3d[:, 2])  # depth stays the mesh's
+        np.testing.assert_allclose(mixed.vertices468, own.vertices468)
+
+
 def test_to_image_space_inverts_the_alignment() -> None:
     matrix = np.array([[0.5, -0.1, 10.0], [0.1, 0.5, -4.0]])
     scale = np.sqrt(0.5**2 + 0.1**2)

@@ -46,6 +46,7 @@ class ExportOptions:
     refine_min_shift: float = 0.0  # refine only faces whose crop moves by more than this share of its side
     flip_test: bool = False
     profile_jaw: str = ""  # "from_yaw,full_yaw,depth_scale" stored as config.json's profile_jaw (facehub.geometry.profile_jaw); "" = off
+    landmarks: str = ""  # "NAME" or "NAME:WEIGHT": a landmark model whose points the 68 landmarks average in; "" = none
     map_68: Path | None = None  # the model's own 468 -> 68 map (fit_68_map.py --student)
     out: Path = Path("weights/prnet")
     fp32: bool = False
@@ -148,6 +149,9 @@ def export_prnet(opts: ExportOptions) -> tuple[Path, dict[str, float | str]]:
     jaw = ProfileJaw.parse(opts.profile_jaw)
     if jaw is not None:
         config["profile_jaw"] = jaw.to_config()
+    if opts.landmarks:
+        model, _, weight = opts.landmarks.partition(":")
+        config["landmarks"] = {"model": model, "weight": float(weight or 0.5)}
     own_map = ""
     if opts.map_68:
         fitted = json.loads(opts.map_68.read_text())
