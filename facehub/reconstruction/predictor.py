@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from facehub.detection.result import Face
+from facehub.errors import CheckpointError
 from facehub.geometry.align import crop_shift, invert_affine
 from facehub.geometry.five_points import five_points_from_468
 from facehub.geometry.profile_jaw import ProfileJaw, hide_far_jaw
@@ -81,7 +82,13 @@ class FaceReconstructor(Predictor):
         if landmarks is None and part:
             from facehub.landmarks.predictor import LandmarkPredictor
 
-            self.landmarker = LandmarkPredictor.from_pretrained(part["model"], device=self.device, profile_jaw=False)
+            try:
+                self.landmarker = LandmarkPredictor.from_pretrained(part["model"], device=self.device, profile_jaw=False)
+            except CheckpointError as error:
+                raise CheckpointError(
+                    f"{self.name}'s 68 points average in the {part['model']!r} landmark model's (config.json "
+                    f"'landmarks'), which cannot be loaded: {error} Or load {self.name} with landmarks=False."
+                ) from None
         # The model's own 468 -> 68 map (fitted on its predictions, scripts/fit_68_map.py --student), if shipped.
         own = self.config.get("map_68")
         self.map_68 = (np.asarray(own["indices"]), np.asarray(own["weights"], dtype=np.float64)) if own else None

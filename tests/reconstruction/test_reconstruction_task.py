@@ -140,6 +140,19 @@ def test_config_landmarks_average_a_landmark_models_points_into_the_68() -> None
         np.testing.assert_allclose(mixed.vertices468, own.vertices468)
 
 
+def test_a_missing_landmark_model_is_named_with_the_way_out(
+    hf_isolated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from facehub.errors import CheckpointError
+
+    monkeypatch.setenv("FACEHUB_WEIGHTS", str(tmp_path / "weights"))  # no weights/pipnet, an empty Hub cache, offline
+    plain = _tiny()
+    plain.config["landmarks"] = {"model": "pipnet", "weight": 0.5}
+    with pytest.raises(CheckpointError, match="'pipnet' landmark model.*Checkpoint 'pipnet'.*landmarks=False"):
+        FaceReconstructor(plain.loaded, device="cpu")
+    assert FaceReconstructor(plain.loaded, device="cpu", landmarks=False).landmarker is None
+
+
 def test_to_image_space_inverts_the_alignment() -> None:
     matrix = np.array([[0.5, -0.1, 10.0], [0.1, 0.5, -4.0]])
     scale = np.sqrt(0.5**2 + 0.1**2)
