@@ -71,7 +71,9 @@ def affine_rotation(template: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.stack([first, second, np.cross(first, second)])
 
 
-def fit_rotation(points: np.ndarray, template: np.ndarray, index: np.ndarray = INNER, iterations: int = 8) -> tuple[float, np.ndarray]:
+def fit_rotation(
+    points: np.ndarray, template: np.ndarray, index: np.ndarray = INNER, iterations: int = 8
+) -> tuple[float, np.ndarray]:
     """Scaled orthographic fit of ``template[index]`` (K, 3; x right, y up) to ``points[index]`` (K, 2; image x right,
     y down): (scale, rotation (3, 3)). Starts from ``affine_rotation``; then the depth each 2D fit leaves is
     completed from the rotated template and the rotation refitted in 3D, ``iterations`` times."""

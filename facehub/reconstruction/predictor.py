@@ -83,7 +83,9 @@ class FaceReconstructor(Predictor):
             from facehub.landmarks.predictor import LandmarkPredictor
 
             try:
-                self.landmarker = LandmarkPredictor.from_pretrained(part["model"], device=self.device, profile_jaw=False)
+                self.landmarker = LandmarkPredictor.from_pretrained(
+                    part["model"], device=self.device, profile_jaw=False
+                )
             except CheckpointError as error:
                 raise CheckpointError(
                     f"{self.name}'s 68 points average in the {part['model']!r} landmark model's (config.json "

@@ -19,7 +19,9 @@ def average_state_dicts(states: list[dict[str, torch.Tensor]]) -> dict[str, torc
             raise ValueError(f"State {index} holds other keys than state 0 (e.g. {odd[:3]}): not one architecture.")
         for key in keys:
             if state[key].shape != states[0][key].shape:
-                raise ValueError(f"State {index}'s {key!r} is {tuple(state[key].shape)}, state 0's {tuple(states[0][key].shape)}.")
+                raise ValueError(
+                    f"State {index}'s {key!r} is {tuple(state[key].shape)}, state 0's {tuple(states[0][key].shape)}."
+                )
     averaged = {}
     for key in keys:
         first = states[0][key]

@@ -45,7 +45,7 @@ class ExportOptions:
     refine_passes: int = 0
     refine_min_shift: float = 0.0  # refine only faces whose crop moves by more than this share of its side
     flip_test: bool = False
-    profile_jaw: str = ""  # "from_yaw,full_yaw,depth_scale" stored as config.json's profile_jaw (facehub.geometry.profile_jaw); "" = off
+    profile_jaw: str = ""  # "from_yaw,full_yaw,depth_scale": config.json's profile_jaw (geometry/profile_jaw.py); "" = off
     landmarks: str = ""  # "NAME" or "NAME:WEIGHT": a landmark model whose points the 68 landmarks average in; "" = none
     map_68: Path | None = None  # the model's own 468 -> 68 map (fit_68_map.py --student)
     out: Path = Path("weights/prnet")
