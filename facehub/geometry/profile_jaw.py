@@ -97,7 +97,9 @@ def fit_rotation(
 def yaw_of(rotation: np.ndarray) -> float:
     """Yaw in degrees (``facehub.reconstruction.mesh.POSE_CONVENTION``: > 0 turns towards the image's left) of a
     rotation (3, 3) that turns the frontal template (x right, y up, z towards the viewer) into the photo's."""
-    return float(-np.degrees(np.arcsin(np.clip(rotation[0, 2], -1.0, 1.0))))
+    from facehub.reconstruction.mesh import pose_of
+
+    return pose_of(rotation).yaw
 
 
 def yaw_from_68(points: np.ndarray) -> float:
@@ -117,9 +119,7 @@ def hide_far_jaw(points: np.ndarray, settings: ProfileJaw) -> np.ndarray:
     if not np.isfinite(points).all():
         return points.copy()
     template = template_68(settings.depth_scale)
-    inner = template[INNER] - template[INNER].mean(0)
-    centred = points[INNER, :2] * np.array([1.0, -1.0])
-    if abs(yaw_of(affine_rotation(inner, centred - centred.mean(0)))) < settings.from_yaw - SKIP_MARGIN:
+    if abs(yaw_of(fit_rotation(points[:, :2], template, iterations=0)[1])) < settings.from_yaw - SKIP_MARGIN:
         return points.copy()  # clearly frontal: the closed form's yaw is within a few degrees of the fit's
     scale, rotation = fit_rotation(points[:, :2], template)
     yaw = yaw_of(rotation)

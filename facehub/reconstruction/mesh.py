@@ -226,7 +226,14 @@ def head_pose(points468: np.ndarray) -> Pose:
     fitted rotation is read as ``R = Rx(-pitch) @ Ry(-yaw) @ Rz(-roll)`` (``POSE_CONVENTION``, AFLW2000-3D's).
     """
     target = np.asarray(points468, dtype=np.float64) * np.array([1.0, -1.0, -1.0])
-    _, r, _ = rigid_fit(canonical_mesh().vertices, target)
+    _, rotation, _ = rigid_fit(canonical_mesh().vertices, target)
+    return pose_of(rotation)
+
+
+def pose_of(rotation: np.ndarray) -> Pose:
+    """A rotation (3, 3) that turns the frontal face (x right, y up, z towards the viewer) into the photo's, read as
+    ``R = Rx(-pitch) @ Ry(-yaw) @ Rz(-roll)`` (``POSE_CONVENTION``)."""
+    r = rotation
     pitch = np.degrees(np.arctan2(r[1, 2], r[2, 2]))
     yaw = -np.degrees(np.arcsin(np.clip(r[0, 2], -1.0, 1.0)))
     roll = np.degrees(np.arctan2(r[0, 1], r[0, 0]))

@@ -78,7 +78,7 @@ class FaceReconstructor(Predictor):
         self.profile_jaw = ProfileJaw.from_config(self.config) if profile_jaw is not False else None
         part = self.config.get("landmarks") or {}
         self.landmark_weight = float(part.get("weight", 0.5))
-        self.landmarker = landmarks if landmarks not in (None, False) else None
+        self.landmarker = None if landmarks is False else landmarks
         if landmarks is None and part:
             from facehub.landmarks.predictor import LandmarkPredictor
 
