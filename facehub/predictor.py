@@ -26,6 +26,7 @@ from facehub.geometry.align import CropSpec, crop_faces
 from facehub.geometry.five_points import box_from_five_points, five_points_from_box
 from facehub.hub import LoadedModel, load_model
 from facehub.image import ImageInput, as_rgb_array
+from facehub.nn.frozen import FrozenModule
 from facehub.nn.fuse import fuse_batchnorm
 
 FacesInput = DetectionResult | Face | Sequence[Face] | np.ndarray  # or nested lists of numbers
@@ -89,6 +90,7 @@ class Predictor:
         self.device = resolve_device(str(device) if device is not None else None)
         self.model.to(self.device)
         fuse_batchnorm(self.model.eval())  # idempotent: a second predictor on the same model finds nothing to fold
+        self.forward = FrozenModule(self.model)  # the model's forward; on the CPU a frozen trace from the second call
         self.crop_spec = CropSpec.from_config(self.config)
         self._detector = detector
         self.mean = torch.tensor(self.config.get("mean", [0.5, 0.5, 0.5])).view(1, 3, 1, 1)

@@ -24,7 +24,6 @@ estimates the mouth corners from the 6 keypoints with a linear map fitted to MTC
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from facehub.detection.result import DetectionResult, Face, faces_from_corners
 from facehub.device import resolve_device
 from facehub.hub import LoadedModel, load_folder, load_model
 from facehub.image import ImageInput, as_rgb_array
+from facehub.nn.frozen import FrozenModule
 
 NUM_KEYPOINTS = 6  # right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion (subject's)
 INTER_TAB_SIZE = 32  # OpenCV's warp quantises source coordinates to 1/32 pixel
@@ -255,7 +255,7 @@ class BlazeFaceDetector:
         self.nms_threshold = float(nms_threshold if nms_threshold is not None else self.config["nms_threshold"])
         self.clip = float(self.config.get("score_clipping", 100.0))
         self.five_points = FivePointMap.from_config(self.config.get("mouth_corners"))
-        self._traced: dict[int, torch.jit.ScriptModule] = {}
+        self._frozen = FrozenModule(self.model)  # on the CPU a frozen trace from the second call: about 2 ms less
 
     @classmethod
     def from_pretrained(
@@ -305,7 +305,7 @@ class BlazeFaceDetector:
         Returns ``detect``'s ``(boxes, scores, keypoints)`` for each input.
         """
         thresholds = thresholds or [self.score_threshold] * len(boxes)
-        logits, regression = self._network(tensor.to(self.device).contiguous(memory_format=torch.channels_last))
+        logits, regression = self._frozen(tensor.to(self.device).contiguous(memory_format=torch.channels_last))
         found = []
         for b, (box, threshold) in enumerate(zip(boxes, thresholds)):
             scores, corners, keypoints = decode(logits[b], regression[b], self.anchors, self.input_size, self.clip)
@@ -315,16 +315,3 @@ class BlazeFaceDetector:
             found.append((corners, scores.double().cpu().numpy(), box.to_image(keypoints.double().cpu().numpy())))
         return found
 
-
-    def _network(self, tensor: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The model on ``tensor`` (B, 3, S, S). On the CPU a frozen TorchScript trace of it (one per batch size,
-        made on first use): the same operations without Python's per-layer overhead, about 1 ms less per call."""
-        if self.device.type != "cpu":
-            return self.model(tensor)
-        traced = self._traced.get(len(tensor))
-        if traced is None:
-            example = torch.zeros(tensor.shape).contiguous(memory_format=torch.channels_last)
-            with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore", torch.jit.TracerWarning)  # pad sizes: constants for a fixed input
-                traced = self._traced[len(tensor)] = torch.jit.freeze(torch.jit.trace(self.model, example))
-        return traced(tensor)

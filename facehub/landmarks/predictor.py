@@ -53,7 +53,7 @@ class LandmarkPredictor(Predictor):
             return np.zeros((0, n, 2))
         batch = torch.cat([crops, crops.flip(-1)]) if self.flip_test else crops
         batch = batch.to(self.device).contiguous(memory_format=torch.channels_last)
-        points = self.model.predict(batch).float().cpu().numpy().astype(np.float64)
+        points = self.model.decode_outputs(self.forward(batch)).float().cpu().numpy().astype(np.float64)
         if not self.flip_test:
             return points
         mirrored = points[len(crops):, flip_index(n)]

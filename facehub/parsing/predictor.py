@@ -26,6 +26,7 @@ import torch
 
 from facehub.geometry.align import invert_affine, paste_grid, rescale_matrices
 from facehub.image import ImageInput
+from facehub.nn.frozen import FrozenModule
 from facehub.parsing.labels import label_set_for
 from facehub.parsing.result import ParsingResult
 from facehub.predictor import FacesInput, Predictor
@@ -43,6 +44,7 @@ class FaceParser(Predictor):
     def __init__(self, loaded, detector=None, device: torch.device | str | None = None):
         super().__init__(loaded, detector=detector, device=device)
         self.model.to(memory_format=torch.channels_last)  # see _softmax
+        self._coarse_logits = FrozenModule(self.model, "coarse_logits") if hasattr(self.model, "coarse_logits") else None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -73,7 +75,7 @@ class FaceParser(Predictor):
         model runs on channels-last tensors (the same numbers, about 20% faster convolutions on the CPU); the softmax
         runs after the copy back to contiguous NCHW (about 3x faster on the CPU than over the channels-last output's
         strided class axis)."""
-        model = getattr(self.model, "coarse_logits", self.model) if coarse else self.model
+        model = self._coarse_logits if coarse and self._coarse_logits is not None else self.forward
         logits = model(crops.contiguous(memory_format=torch.channels_last)).float()
         if coarse and logits.shape[-1] < crops.shape[-1] // 2:
             half = crops.shape[-1] // 2

@@ -230,6 +230,18 @@ def head_pose(points468: np.ndarray) -> Pose:
     return pose_of(rotation)
 
 
+def head_pose_68(points68: np.ndarray) -> Pose:
+    """Pose of a face from its 68 image-space landmarks (68, 3) (x right, y down, smaller z nearer), as
+    ``head_pose`` reads it from the 468 points, but fitted to the eyes, brows, nose and mouth alone (17-67; the
+    jaw's convention changes with the pose): the canonical face's 68 points (``template_68``) fitted to ``(x, -y,
+    -z)``. ``FaceReconstructor`` uses it because its 68 points carry the landmark model's x, y."""
+    from facehub.geometry.profile_jaw import INNER, template_68
+
+    target = np.asarray(points68, dtype=np.float64)[INNER] * np.array([1.0, -1.0, -1.0])
+    _, rotation, _ = rigid_fit(template_68()[INNER], target)
+    return pose_of(rotation)
+
+
 def pose_of(rotation: np.ndarray) -> Pose:
     """A rotation (3, 3) that turns the frontal face (x right, y up, z towards the viewer) into the photo's, read as
     ``R = Rx(-pitch) @ Ry(-yaw) @ Rz(-roll)`` (``POSE_CONVENTION``)."""

@@ -168,8 +168,11 @@ class _ConstantModel(torch.nn.Module):
         super().__init__()
         self.points = torch.as_tensor(points, dtype=torch.float32)
 
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.points.expand(len(x), -1, -1).clone()
+
+    def decode_outputs(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs
 
 
 def test_flip_test_averages_the_mirror_correctly() -> None:
@@ -179,12 +182,12 @@ def test_flip_test_averages_the_mirror_correctly() -> None:
     raw = rng.random((68, 2)) * 63
     symmetric = (raw + flip_points(raw, 64)) / 2  # a mirror-symmetric point set in a 64 px crop
     config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68}
-    predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(symmetric), config, Path(".")),
-                                  device="cpu", flip_test=True)
-    out = predictor.predict_crops(torch.zeros(2, 3, 64, 64))
-    assert np.allclose(out, symmetric[None], atol=1e-4)
-    predictor.model = _ConstantModel(raw)
-    out = predictor.predict_crops(torch.zeros(1, 3, 64, 64))
+
+    def predictor(points: np.ndarray) -> LandmarkPredictor:
+        return LandmarkPredictor(LoadedModel("c", _ConstantModel(points), config, Path(".")), device="cpu", flip_test=True)
+
+    assert np.allclose(predictor(symmetric).predict_crops(torch.zeros(2, 3, 64, 64)), symmetric[None], atol=1e-4)
+    out = predictor(raw).predict_crops(torch.zeros(1, 3, 64, 64))
     assert np.allclose(out[0], (raw + flip_points(raw, 64)) / 2, atol=1e-4)
 
 
@@ -201,12 +204,13 @@ def test_systematic_error_is_measured_in_crop_pixels() -> None:
     face = Face(np.r_[truth.min(0), truth.max(0)], 0.99, points5)
     config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
               "crop": {"zoom": 0.68, "shift_y": -0.1}}
-    predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(np.zeros((68, 2))), config, Path(".")),
-                                  detector=lambda image: DetectionResult(image, [face]), device="cpu")
-    from facehub.geometry.align import alignment_matrix, transform_points
+    from facehub.geometry.align import CropSpec, alignment_matrix, transform_points
 
-    matrix = alignment_matrix(points5, predictor.crop_spec)
-    predictor.model = _ConstantModel(transform_points(truth, matrix) + shift)  # right up to a constant shift
+    matrix = alignment_matrix(points5, CropSpec.from_config(config))
+    predictor = LandmarkPredictor(  # a model right up to a constant shift
+        LoadedModel("c", _ConstantModel(transform_points(truth, matrix) + shift), config, Path(".")),
+        detector=lambda image: DetectionResult(image, [face]), device="cpu",
+    )
     image_path = Path(__file__).resolve().parents[2] / "examples" / "grace_hopper.jpg"
     residuals = crop_residuals(predictor, [LandmarkSample(image_path, truth, "p")] * 2)
     assert residuals.shape == (2, 68, 2) and np.allclose(residuals, shift, atol=1e-3)

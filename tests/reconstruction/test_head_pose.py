@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from facehub.hub import weights_root
-from facehub.reconstruction.mesh import POSE_CONVENTION, head_pose
+from facehub.reconstruction.mesh import POSE_CONVENTION, head_pose, head_pose_68
 from facehub.reconstruction.result import ReconstructionResult
-from facehub.reconstruction.uv import canonical_mesh
+from facehub.reconstruction.uv import canonical_mesh, points_468_to_68
 from facehub.train.data import data_root
 
 
@@ -36,6 +36,16 @@ def aflw_face(pitch: float = 0.0, yaw: float = 0.0, roll: float = 0.0) -> np.nda
 def test_rotations_in_the_aflw_convention_are_read_back(pitch: float, yaw: float, roll: float) -> None:
     pose = head_pose(aflw_face(pitch, yaw, roll) * 1.3)  # scale and placement do not matter
     assert abs(pose.pitch - pitch) < 0.3 and abs(pose.yaw - yaw) < 0.3 and abs(pose.roll - roll) < 0.3
+
+
+@pytest.mark.parametrize(("pitch", "yaw", "roll"), [(0, 0, 0), (15, 35, -20), (-25, -60, 30), (10, 80, 5)])
+def test_the_68_point_fit_reads_the_same_pose_and_ignores_the_jaw(pitch: float, yaw: float, roll: float) -> None:
+    points = points_468_to_68(aflw_face(pitch, yaw, roll))
+    pose = head_pose_68(points)
+    assert abs(pose.pitch - pitch) < 0.5 and abs(pose.yaw - yaw) < 0.5 and abs(pose.roll - roll) < 0.5
+    points[:17] += np.random.default_rng(0).normal(0, 15, (17, 3))  # the jaw's convention is not the pose's
+    moved = head_pose_68(points)
+    assert (moved.pitch, moved.yaw, moved.roll) == (pose.pitch, pose.yaw, pose.roll)
 
 
 def test_each_sign_means_what_the_convention_says() -> None:
