@@ -1,1 +1,2 @@
-"""Layers several families share: ResNet-18 (``resnet.py``) and BatchNorm folding (``fuse.py``)."""
+"""Layers several families share: ResNet-18 (``resnet.py``), BatchNorm folding (``fuse.py``) and frozen
+TorchScript inference on the CPU (``frozen.py``)."""
