@@ -13,7 +13,8 @@ TASK = "reconstruction"
 POSE_NOTE = (
     "Degrees, in AFLW2000-3D's `Pose_Para` convention (the JSON download's `\"convention\"`): "
     "**yaw > 0** the face turns towards the image's left (the subject's own right), **pitch > 0** it looks up, "
-    f"**roll > 0** the head tilts clockwise on screen; {POSE_CONVENTION['rotation'].split(':')[0]}."
+    f"**roll > 0** the head tilts clockwise on screen; {POSE_CONVENTION['rotation'].split(':')[0]}. "
+    "The preview draws each face's axes from its nose tip: x red, y green (up), z blue (where the nose points)."
 )
 
 

@@ -36,6 +36,20 @@ class Pose:
     def to_json(self) -> dict[str, float]:
         return {"yaw": round(self.yaw, 2), "pitch": round(self.pitch, 2), "roll": round(self.roll, 2)}
 
+    def rotation(self) -> np.ndarray:
+        """(3, 3) ``R = Rx(-pitch) @ Ry(-yaw) @ Rz(-roll)`` (``POSE_CONVENTION``): its columns are the face's own
+        axes (x towards the face's image-right side when frontal, y up, z out of the face) in the camera frame
+        (x right, y up, z towards the viewer). ``pose_of`` reads it back."""
+
+        def axis(index: int, degrees: float) -> np.ndarray:
+            c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
+            i, j = [(1, 2), (2, 0), (0, 1)][index]
+            r = np.eye(3)
+            r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
+            return r
+
+        return axis(0, -self.pitch) @ axis(1, -self.yaw) @ axis(2, -self.roll)
+
 
 POSE_CONVENTION: dict[str, str] = {
     "units": "degrees",

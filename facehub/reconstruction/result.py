@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from facehub import export
 from facehub.detection.result import Face
@@ -105,8 +105,9 @@ class ReconstructionResult:
         """Greyscale depth image at the photo's size: nearer = brighter, background black."""
         return depth_to_image(self.depth_map())
 
-    def overlay(self, alpha: float = 0.55, landmarks: bool = True) -> Image.Image:
-        """Dense alignment: the depth-shaded mesh blended on the photo, plus the 68 landmarks."""
+    def overlay(self, alpha: float = 0.55, landmarks: bool = True, axes: bool = True) -> Image.Image:
+        """Dense alignment: the depth-shaded mesh blended on the photo, plus the 68 landmarks and each face's head
+        pose as three axes from the nose tip (``draw_pose_axes``)."""
         canvas = self.image.astype(np.float32)
         if self.faces:
             depth = self.depth_map()
@@ -119,4 +120,28 @@ class ReconstructionResult:
             from facehub.landmarks.result import draw_points
 
             picture = draw_points(picture, self.landmarks3d[..., :2])
+        if axes and self.faces:
+            picture = draw_pose_axes(picture, self.faces)
         return picture
+
+
+AXIS_COLOURS = ((230, 40, 40), (40, 200, 40), (40, 90, 255))  # the face's x (red), y (green), z (blue)
+
+
+def draw_pose_axes(picture: Image.Image, faces: list[ReconstructedFace]) -> Image.Image:
+    """Each face's pose (``Pose.rotation``'s columns) drawn on a copy of ``picture`` as three lines from its nose tip
+    (landmark 30), each half the face box's width long: x red (towards the frontal face's image-right side), y
+    green (up), z blue (out of the face: where the nose points). The camera frame's y up is the photo's y down."""
+    from facehub.viz import line_width
+
+    canvas = picture.copy()
+    draw = ImageDraw.Draw(canvas)
+    width = line_width(canvas.size) + 1
+    for face in faces:
+        origin = np.asarray(face.landmarks3d[30, :2], dtype=np.float64)
+        length = 0.5 * float(face.box[2] - face.box[0])
+        rotation = face.pose.rotation()
+        for column in (0, 1, 2):  # z, where the nose points, on top
+            tip = origin + length * rotation[:2, column] * np.array([1.0, -1.0])
+            draw.line([tuple(origin), tuple(tip)], fill=AXIS_COLOURS[column], width=width)
+    return canvas

@@ -107,3 +107,35 @@ def test_shipped_prnet_matches_aflw2000_pose_signs() -> None:
         assert np.all(np.sign(found[clear, axis]) == np.sign(truth[clear, axis])), POSE_CONVENTION
         assert np.abs(found[:, axis] - truth[:, axis]).mean() < bound
         assert np.corrcoef(found[:, axis], truth[:, axis])[0, 1] > 0.5
+
+
+@pytest.mark.parametrize(("pitch", "yaw", "roll"), [(0, 0, 0), (15, 35, -20), (-25, -60, 30)])
+def test_the_pose_gives_back_its_rotation(pitch: float, yaw: float, roll: float) -> None:
+    from facehub.reconstruction.mesh import Pose, pose_of
+
+    rotation = Pose(yaw=yaw, pitch=pitch, roll=roll).rotation()
+    assert np.allclose(rotation, _axis(0, -pitch) @ _axis(1, -yaw) @ _axis(2, -roll))
+    back = pose_of(rotation)
+    assert np.allclose([back.pitch, back.yaw, back.roll], [pitch, yaw, roll], atol=1e-6)
+    assert np.allclose(head_pose(aflw_face(pitch, yaw, roll)).rotation(), rotation, atol=1e-3)
+
+
+def test_the_overlay_draws_the_nose_axis_where_the_face_turns() -> None:
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from facehub.reconstruction.mesh import Pose
+    from facehub.reconstruction.result import AXIS_COLOURS, draw_pose_axes
+
+    def blue_columns(pose: Pose) -> np.ndarray:
+        points = np.zeros((68, 3))
+        points[30, :2] = (100, 100)  # the nose tip
+        face = SimpleNamespace(landmarks3d=points, box=np.array([60.0, 60.0, 140.0, 140.0]), pose=pose)
+        drawn = np.asarray(draw_pose_axes(Image.new("RGB", (200, 200)), [face]))
+        return np.nonzero((drawn == AXIS_COLOURS[2]).all(-1))
+
+    rows, columns = blue_columns(Pose(yaw=50.0, pitch=0.0, roll=0.0))  # turned towards the image's left
+    assert columns.min() < 75 and columns.max() <= 102 and np.ptp(rows) <= 4
+    rows, columns = blue_columns(Pose(yaw=0.0, pitch=40.0, roll=0.0))  # looking up: the axis rises on screen
+    assert rows.min() < 80 and rows.max() <= 102 and np.ptp(columns) <= 4
