@@ -46,8 +46,10 @@ def _example(side: int) -> np.ndarray:
     return np.asarray(image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC))
 
 
-def time_ms(function: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[float, float]:
-    """Median and 90th-percentile wall time of ``function()`` in ms over ``repeats`` calls after ``warmup`` calls."""
+def time_ms(function: Callable[[], object], repeats: int, warmup: int = 3) -> tuple[float, float]:
+    """Median and 90th-percentile wall time of ``function()`` in ms over ``repeats`` calls after ``warmup`` calls
+    (three: the first runs eagerly, the second makes the frozen trace, the third is its profiling run;
+    ``facehub.nn.frozen``)."""
     for _ in range(warmup):
         function()
     samples = []
@@ -136,7 +138,7 @@ def default_stages() -> list[str]:
     return stages
 
 
-def run_bench(repeats: int = 10, stages: list[str] | None = None, device: str | None = None) -> str:
+def run_bench(repeats: int = 20, stages: list[str] | None = None, device: str | None = None) -> str:
     """Run each stage in a subprocess and return a Markdown table."""
     rows = ["| stage | ms (median) | ms (p90) | per | peak RSS MB | note |", "|---|---|---|---|---|---|"]
     env = dict(os.environ, FACEHUB_DEVICE=device or os.environ.get("FACEHUB_DEVICE", "cpu"))

@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--model", default=None)
     edit.set_defaults(handler=cmd_edit)
     bench = commands.add_parser("bench", help="ms per image per stage and peak memory")
-    bench.add_argument("--repeats", type=int, default=10)
+    bench.add_argument("--repeats", type=int, default=20)
     bench.add_argument("--stages", nargs="*", default=None)
     bench.set_defaults(handler=cmd_bench)
     return parser
