@@ -13,19 +13,17 @@ from facehub.reconstruction.uv import canonical_mesh, points_468_to_68
 from facehub.train.data import data_root
 
 
-def _axis(axis: int, degrees: float) -> np.ndarray:
-    """Right-handed rotation about x (0), y (1) or z (2), for column vectors."""
-    c, s = np.cos(np.radians(degrees)), np.sin(np.radians(degrees))
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    r = np.eye(3)
-    r[i, i], r[i, j], r[j, i], r[j, j] = c, -s, s, c
-    return r
+def aflw_rotation(pitch: float, yaw: float, roll: float) -> np.ndarray:
+    """3DDFA's ``R = Rx(-pitch) @ Ry(-yaw) @ Rz(-roll)`` (right-handed, column vectors), from scipy (intrinsic XYZ)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_euler("XYZ", [-pitch, -yaw, -roll], degrees=True).as_matrix()
 
 
 def aflw_face(pitch: float = 0.0, yaw: float = 0.0, roll: float = 0.0) -> np.ndarray:
     """(468, 3) image points (x right, y down, smaller z nearer) of the canonical mesh posed by AFLW2000-3D's
     ``Pose_Para`` (3DDFA: ``R = Rx(-pitch) @ Ry(-yaw) @ Rz(-roll)`` in right-handed matrices), 6 px per unit."""
-    rotation = _axis(0, -pitch) @ _axis(1, -yaw) @ _axis(2, -roll)
+    rotation = aflw_rotation(pitch, yaw, roll)
     camera = canonical_mesh().vertices @ rotation.T * 6.0  # x right, y up, z towards the viewer
     return camera * np.array([1.0, -1.0, -1.0]) + np.array([200.0, 150.0, 0.0])
 
@@ -114,7 +112,7 @@ def test_the_pose_gives_back_its_rotation(pitch: float, yaw: float, roll: float)
     from facehub.reconstruction.mesh import Pose, pose_of
 
     rotation = Pose(yaw=yaw, pitch=pitch, roll=roll).rotation()
-    assert np.allclose(rotation, _axis(0, -pitch) @ _axis(1, -yaw) @ _axis(2, -roll))
+    assert np.allclose(rotation, aflw_rotation(pitch, yaw, roll))
     back = pose_of(rotation)
     assert np.allclose([back.pitch, back.yaw, back.roll], [pitch, yaw, roll], atol=1e-6)
     assert np.allclose(head_pose(aflw_face(pitch, yaw, roll)).rotation(), rotation, atol=1e-3)
