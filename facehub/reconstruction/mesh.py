@@ -21,8 +21,8 @@ from facehub.reconstruction.uv import canonical_mesh
 
 @dataclass
 class Pose:
-    """Head pose in degrees, from a rigid fit of the canonical face (``head_pose``, ``head_pose_68``), in AFLW2000-3D's ``Pose_Para`` convention
-    (see ``POSE_CONVENTION``).
+    """Head pose in degrees, from a rigid fit of the canonical face (``head_pose``, ``head_pose_68``), in
+    AFLW2000-3D's ``Pose_Para`` convention (see ``POSE_CONVENTION``).
 
     pitch > 0: the face looks up; yaw > 0: the face turns towards the image's left (its nose points left,
     the subject turns to their own right); roll > 0: the head tilts clockwise on screen (its top moves
