@@ -142,6 +142,7 @@ def run_bench(repeats: int = 20, stages: list[str] | None = None, device: str | 
     """Run each stage in a subprocess and return a Markdown table."""
     rows = ["| stage | ms (median) | ms (p90) | per | peak RSS MB | note |", "|---|---|---|---|---|---|"]
     env = dict(os.environ, FACEHUB_DEVICE=device or os.environ.get("FACEHUB_DEVICE", "cpu"))
+    medians: dict[str, float] = {}
     for stage in stages or default_stages():
         completed = subprocess.run(
             [sys.executable, "-m", "facehub.bench", stage, str(repeats)], capture_output=True, text=True, env=env
@@ -150,11 +151,24 @@ def run_bench(repeats: int = 20, stages: list[str] | None = None, device: str | 
             rows.append(f"| {stage} | failed | | | | {completed.stderr.strip().splitlines()[-1][:120] if completed.stderr.strip() else ''} |")
             continue
         report = StageReport(**json.loads(completed.stdout.strip().splitlines()[-1]))
+        medians[report.stage] = report.median_ms
         rows.append(
             f"| {report.stage} | {report.median_ms:.1f} | {report.p90_ms:.1f} | {report.unit} | {report.peak_mb:.0f} | {report.note} |"
         )
     threads = os.environ.get("FACEHUB_THREADS") or os.cpu_count()
-    return "\n".join(rows) + f"\n\n{os.cpu_count()} CPU cores, torch threads: {threads}, device: {env['FACEHUB_DEVICE']}"
+    footer = f"{os.cpu_count()} CPU cores, torch threads: {threads}, device: {env['FACEHUB_DEVICE']}"
+    return "\n".join(rows) + "\n\n" + "\n".join(filter(None, [footer, end_to_end_ratio(medians)]))
+
+
+def end_to_end_ratio(medians: dict[str, float]) -> str:
+    """Landmarks end to end per face against MediaPipe Face Mesh in the same run, from the stages' median ms:
+    ``(detect@512 + landmarks:pipnet) / reference:mediapipe``; "" unless the three stages ran."""
+    names = ("detect@512", "landmarks:pipnet", "reference:mediapipe")
+    if not all(name in medians for name in names):
+        return ""
+    detect, landmarks, reference = (medians[name] for name in names)
+    return (f"end to end landmarks per face vs MediaPipe: (detect@512 + landmarks:pipnet) / reference:mediapipe = "
+            f"({detect:.1f} + {landmarks:.1f}) / {reference:.1f} = {(detect + landmarks) / reference:.2f}x")
 
 
 if __name__ == "__main__":
