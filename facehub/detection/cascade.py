@@ -21,6 +21,10 @@ Passes (settings in ``weights/face-detector/config.json``, see its card for the 
    only; with two or more faces found, up to ``group_reach`` times the widest of them) and the padded BlazeFace
    pass looks for faces cut by the frame; faces that overlap one already found (IoU above ``overlap``) are dropped.
 
+4. **Verification** (``verify_below`` > 0). A face scoring under it is parsed by the ``verify`` part (a face parser,
+   ``bisenet``) and dropped when its own parse shows no nose, eyes, brows or lips (``facial_feature_shares``): the
+   back of a head, which BlazeFace can score 0.5-0.76.
+
 Scores: each face keeps its own detector's score (both in [0, 1]); the result is sorted by it. Five points:
 BlazeFace's faces get its eyes and nose tip and the fitted mouth corners (``blazeface.FivePointMap``); on a
 profile whose far eye is hidden that eye is BlazeFace's guess, about where it would be behind the nose (see
@@ -55,7 +59,10 @@ class CascadeSettings:
     the time), at this threshold; 0: off. ``fallback_threshold``: MTCNN's O-Net threshold when BlazeFace found
     nothing (its own default, 0.85, is set for precision on every photo). ``group_reach``: with two or more fast-path
     faces (a group, a collage) the small-face pass looks for faces up to this times the widest found (BlazeFace
-    short range misses some of a group's faces of the same size).
+    short range misses some of a group's faces of the same size). ``verify_below`` > 0: faces scoring under it are
+    parsed (the ``verify`` part, a face parser) and kept only where their own parse calls at least
+    ``verify_min_features`` of the box nose, eyes, brows or lips: a back of a head, which BlazeFace can score 0.5-0.76,
+    has none of them; 0: off.
     """
 
     pad: float = 0.25
@@ -68,6 +75,8 @@ class CascadeSettings:
     padded_threshold: float = 0.0
     fallback_threshold: float = 0.7
     group_reach: float = 1.25
+    verify_below: float = 0.0
+    verify_min_features: float = 0.003
 
     @classmethod
     def from_config(cls, config: dict, **overrides: float) -> CascadeSettings:
@@ -83,12 +92,14 @@ class CascadeDetector:
     task = "detection"
 
     def __init__(
-        self, name: str, fast: BlazeFaceDetector, small: FaceDetector, settings: CascadeSettings | None = None
+        self, name: str, fast: BlazeFaceDetector, small: FaceDetector, settings: CascadeSettings | None = None,
+        verifier=None,
     ) -> None:
         self._name = name
         self.fast = fast
         self.small = small
         self.settings = settings or CascadeSettings()
+        self._verifier = verifier  # a face parser, or its checkpoint name (loaded when first needed)
         p_net, r_net, _ = small.thresholds
         self.fallback = FaceDetector(small.loaded, small.device, thresholds=(p_net, r_net, self.settings.fallback_threshold))
 
@@ -104,7 +115,7 @@ class CascadeDetector:
         device = resolve_device(str(device) if device is not None else None)
         fast = BlazeFaceDetector.from_pretrained(config["parts"]["fast"], device=device)
         small = FaceDetector.from_pretrained(config["parts"]["small"], device=device)
-        return cls(name, fast, small, CascadeSettings.from_config(config, **settings))
+        return cls(name, fast, small, CascadeSettings.from_config(config, **settings), config["parts"].get("verify"))
 
     @property
     def name(self) -> str:
@@ -123,6 +134,13 @@ class CascadeDetector:
     @torch.inference_mode()
     def detect_faces(self, image: np.ndarray) -> list[Face]:
         """Every face in ``image`` (H, W, 3) uint8 RGB, by descending score (pixel-centre coordinates)."""
+        faces = self._find(image)
+        if self.settings.verify_below <= 0 or all(f.score >= self.settings.verify_below for f in faces):
+            return faces
+        return self._verified(image, faces)
+
+    def _find(self, image: np.ndarray) -> list[Face]:
+        """The passes of the module docstring, before any verification."""
         s = self.settings
         longer = float(max(image.shape[:2]))
         inputs = [letterbox(image, self.fast.input_size)]
@@ -144,6 +162,22 @@ class CascadeDetector:
         largest = max(s.small_below * longer, s.group_reach * widest) if len(faces) > 1 else s.small_below * longer
         return _merge(faces, self.small(image, max_face_size=largest).faces, s.overlap)
 
+    def _verified(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
+        """``faces`` without those under ``verify_below`` whose parse shows no facial features (see the settings)."""
+        unsure = [f for f in faces if f.score < self.settings.verify_below]
+        shares = facial_feature_shares(self.verifier(image, faces=unsure))
+        dropped = {id(f) for f, share in zip(unsure, shares) if share < self.settings.verify_min_features}
+        return [f for f in faces if id(f) not in dropped]
+
+    @property
+    def verifier(self):
+        """The face parser that verifies low-score faces (``parts.verify`` of the config; loaded on first use)."""
+        if self._verifier is None or isinstance(self._verifier, str):
+            from facehub.parsing.predictor import FaceParser
+
+            self._verifier = FaceParser.from_pretrained(self._verifier or "bisenet", device=self.fast.device)
+        return self._verifier
+
     def _run(self, inputs: list, thresholds: list[float], mirrored_width: int | None = None) -> list[Face]:
         """One BlazeFace forward pass on ``inputs`` (``letterbox`` outputs), merged; with ``mirrored_width`` the
         second input is the mirrored photo (of that width) and its faces are mirrored back."""
@@ -159,6 +193,22 @@ class CascadeDetector:
         for boxes, scores, keypoints in found:
             faces = _merge(faces, self.fast.to_faces(boxes, scores, keypoints), self.settings.overlap)
         return faces
+
+
+FACIAL_FEATURES = ("nose", "l_eye", "r_eye", "l_brow", "r_brow", "u_lip", "l_lip", "mouth")  # CelebAMask-HQ's names
+
+
+def facial_feature_shares(parsed) -> list[float]:
+    """For each face of ``parsed`` (a ``ParsingResult``): the share of its box (clipped to the photo) that its own
+    parse (``face_index``) labels with one of ``FACIAL_FEATURES``, in [0, 1]."""
+    features = np.isin(parsed.class_map, [i for i, name in enumerate(parsed.labels) if name in FACIAL_FEATURES])
+    height, width = parsed.class_map.shape
+    shares = []
+    for index, face in enumerate(parsed.faces):
+        x0, y0, x1, y1 = np.clip(np.round(face.box), 0, [width, height, width, height]).astype(int)
+        area = max(1, (x1 - x0) * (y1 - y0))
+        shares.append(float((features[y0:y1, x0:x1] & (parsed.face_index[y0:y1, x0:x1] == index)).sum()) / area)
+    return shares
 
 
 def _merge(kept: list[Face], extra: list[Face], overlap: float) -> list[Face]:

@@ -141,7 +141,7 @@ def crop_faces(image: np.ndarray, points5: np.ndarray, spec: CropSpec) -> tuple[
         return torch.zeros(0, 3, spec.size, spec.size), matrices
     # only the part of the photo the crops read is converted to float (a 12 MP photo would cost ~50 MB and tens of ms)
     (x0, y0, x1, y1), shifted = _footprint(matrices, spec.size, image.shape[:2])
-    tensor = torch.from_numpy(np.ascontiguousarray(image[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255.0
+    tensor = torch.from_numpy(np.array(image[y0:y1, x0:x1])).permute(2, 0, 1)[None].float() / 255.0  # a writable copy
     crops = warp_affine(tensor, shifted, (spec.size, spec.size)).clamp(0, 1)
     return crops, matrices
 

@@ -135,3 +135,49 @@ def test_pyramid_stops_at_the_largest_face_asked_for() -> None:
     scales = pyramid_scales(1000, 1000, 20, 0.709, max_face_size=80)
     assert scales and all(12 / s <= 80 for s in scales)
     assert len(scales) < len(pyramid_scales(1000, 1000, 20, 0.709))
+
+
+def _parse(labels: tuple[str, ...], faces: list, features_of: set[int]):
+    """A stand-in for a face parser's result: skin in every face's box, and a nose in the middle of the boxes of
+    the faces whose index is in ``features_of``."""
+    from types import SimpleNamespace
+
+    class_map = np.zeros((200, 300), np.uint8)
+    face_index = np.full((200, 300), -1, np.int16)
+    for index, face in enumerate(faces):
+        x0, y0, x1, y1 = np.round(face.box).astype(int)
+        class_map[y0:y1, x0:x1], face_index[y0:y1, x0:x1] = labels.index("skin"), index
+        if index in features_of:
+            cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+            class_map[cy - 3:cy + 3, cx - 3:cx + 3] = labels.index("nose")
+    return SimpleNamespace(class_map=class_map, face_index=face_index, labels=labels, faces=faces)
+
+
+def test_facial_feature_shares_count_only_each_faces_own_features() -> None:
+    from facehub.detection.cascade import facial_feature_shares
+    from facehub.detection.result import Face
+
+    labels = ("background", "skin", "nose")
+    faces = [Face(np.array([10.0, 10, 60, 60]), 0.9, np.zeros((5, 2))), Face(np.array([100.0, 10, 150, 60]), 0.6, np.zeros((5, 2)))]
+    shares = facial_feature_shares(_parse(labels, faces, features_of={0}))
+    assert shares[0] == pytest.approx(36 / 2500) and shares[1] == 0.0
+
+
+def test_low_score_faces_without_facial_features_are_dropped(detector: CascadeDetector, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A back of a head (no nose, eyes, brows or lips in its parse) under ``verify_below`` goes; a face that scores
+    high is never parsed; a low-score face with features stays."""
+    from facehub.detection.result import Face
+
+    labels = ("background", "skin", "nose")
+    sure, unsure_face, back_of_head = (Face(np.array(box, float), score, np.zeros((5, 2))) for box, score in
+                                       [([10, 10, 60, 60], 0.95), ([100, 10, 150, 60], 0.6), ([200, 10, 250, 60], 0.55)])
+    monkeypatch.setattr(detector, "_find", lambda image: [sure, unsure_face, back_of_head])
+    parsed = []
+    verifier = lambda image, faces: parsed.append(list(faces)) or _parse(labels, list(faces), features_of={0})  # noqa: E731
+    monkeypatch.setattr(detector, "_verifier", verifier)
+    assert detector.settings.verify_below > 0.6  # the shipped config verifies these two
+    assert detector(np.zeros((200, 300, 3), np.uint8)).faces == [sure, unsure_face]
+    assert parsed == [[unsure_face, back_of_head]]
+    monkeypatch.setattr(detector, "settings", CascadeSettings(verify_below=0.0))
+    parsed.clear()
+    assert len(detector(np.zeros((200, 300, 3), np.uint8)).faces) == 3 and parsed == []
