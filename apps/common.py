@@ -53,7 +53,8 @@ def detector_picker() -> gr.Dropdown:
     """The face-detector picker of the single-photo tabs (the default first); API callers may omit it."""
     names = names_for_task("detection")
     return gr.Dropdown(names, value=names[0], label="Face detector",
-                       info="face-detector: BlazeFace, with MTCNN for small faces and where BlazeFace finds none")
+                       info="face-detector: BlazeFace, with MTCNN for small faces and where BlazeFace finds none; "
+                            "unsure faces that show no eyes, nose or mouth (backs of heads) are dropped")
 
 
 @dataclass
