@@ -201,7 +201,11 @@ FACIAL_FEATURES = ("nose", "l_eye", "r_eye", "l_brow", "r_brow", "u_lip", "l_lip
 def facial_feature_shares(parsed) -> list[float]:
     """For each face of ``parsed`` (a ``ParsingResult``): the share of its box (clipped to the photo) that its own
     parse (``face_index``) labels with one of ``FACIAL_FEATURES``, in [0, 1]."""
-    features = np.isin(parsed.class_map, [i for i, name in enumerate(parsed.labels) if name in FACIAL_FEATURES])
+    indices = [i for i, name in enumerate(parsed.labels) if name in FACIAL_FEATURES]
+    if not indices:  # a parser with another label set would see no face anywhere
+        raise ValueError(f"The verifying parser's labels {list(parsed.labels)} include none of {list(FACIAL_FEATURES)}; "
+                         "set the face detector's parts.verify to a CelebAMask-HQ-19 parser (bisenet) or verify_below to 0.")
+    features = np.isin(parsed.class_map, indices)
     height, width = parsed.class_map.shape
     shares = []
     for index, face in enumerate(parsed.faces):

@@ -161,6 +161,8 @@ def test_facial_feature_shares_count_only_each_faces_own_features() -> None:
     faces = [Face(np.array([10.0, 10, 60, 60]), 0.9, np.zeros((5, 2))), Face(np.array([100.0, 10, 150, 60]), 0.6, np.zeros((5, 2)))]
     shares = facial_feature_shares(_parse(labels, faces, features_of={0}))
     assert shares[0] == pytest.approx(36 / 2500) and shares[1] == 0.0
+    with pytest.raises(ValueError, match="verify_below to 0"):  # a parser without those classes cannot verify
+        facial_feature_shares(_parse(("background", "skin", "hair"), faces, features_of=set()))
 
 
 def test_low_score_faces_without_facial_features_are_dropped(detector: CascadeDetector, monkeypatch: pytest.MonkeyPatch) -> None:
