@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from facehub.geometry.five_points import five_points_from_68
+from facehub.reconstruction.mesh import Pose
 
 # The canonical mesh's outer boundary, in loop order (its only boundary: eyes and mouth are closed).
 FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
@@ -116,12 +117,8 @@ def rotation_matrix(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
     ``D @ Rx(-pitch) @ Ry(-yaw) @ Rz(-roll) @ D`` with ``D = diag(1, -1, -1)`` (camera frame <-> image frame).
     """
-    p, y, r = np.radians([pitch, yaw, roll])
-    rx = np.array([[1, 0, 0], [0, np.cos(-p), -np.sin(-p)], [0, np.sin(-p), np.cos(-p)]])
-    ry = np.array([[np.cos(-y), 0, np.sin(-y)], [0, 1, 0], [-np.sin(-y), 0, np.cos(-y)]])
-    rz = np.array([[np.cos(-r), -np.sin(-r), 0], [np.sin(-r), np.cos(-r), 0], [0, 0, 1]])
     d = np.diag([1.0, -1.0, -1.0])
-    return d @ rx @ ry @ rz @ d
+    return d @ Pose(yaw=yaw, pitch=pitch, roll=roll).rotation() @ d
 
 
 def head_centre(mesh: np.ndarray, behind: float = 0.15) -> tuple[np.ndarray, float]:
