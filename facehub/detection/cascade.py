@@ -135,9 +135,7 @@ class CascadeDetector:
     def detect_faces(self, image: np.ndarray) -> list[Face]:
         """Every face in ``image`` (H, W, 3) uint8 RGB, by descending score (pixel-centre coordinates)."""
         faces = self._find(image)
-        if self.settings.verify_below <= 0 or all(f.score >= self.settings.verify_below for f in faces):
-            return faces
-        return self._verified(image, faces)
+        return self._verified(image, faces) if self.settings.verify_below > 0 else faces
 
     def _find(self, image: np.ndarray) -> list[Face]:
         """The passes of the module docstring, before any verification."""
@@ -165,6 +163,8 @@ class CascadeDetector:
     def _verified(self, image: np.ndarray, faces: list[Face]) -> list[Face]:
         """``faces`` without those under ``verify_below`` whose parse shows no facial features (see the settings)."""
         unsure = [f for f in faces if f.score < self.settings.verify_below]
+        if not unsure:  # the common case: nothing to parse
+            return faces
         shares = facial_feature_shares(self.verifier(image, faces=unsure))
         dropped = {id(f) for f, share in zip(unsure, shares) if share < self.settings.verify_min_features}
         return [f for f in faces if id(f) not in dropped]
