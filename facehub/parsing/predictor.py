@@ -15,6 +15,8 @@ over all faces competes with the least confident background among the faces
 whose crop covers the pixel; uncovered pixels are background (``composite``).
 With a fade band (the checkpoint's ``config["fade_band"]``, or ``parser.fade_band = FADE_BAND``) each face's
 claim fades to background toward its crop's border, so no class stops in a straight line along a crop's edge.
+``config["class_bias"]`` (class name -> a number added to that class's logit before the softmax; a prior correction
+for a class the model under-predicts, fitted on training images: see the checkpoint's card) shifts the balance.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class FaceParser(Predictor):
         super().__init__(loaded, detector=detector, device=device)
         self.model.to(memory_format=torch.channels_last)  # see _softmax
         self._coarse_logits = FrozenModule(self.model, "coarse_logits") if hasattr(self.model, "coarse_logits") else None
+        self.class_bias = class_logit_offsets(self.labels, self.config.get("class_bias"))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -80,6 +83,8 @@ class FaceParser(Predictor):
         if coarse and logits.shape[-1] < crops.shape[-1] // 2:
             half = crops.shape[-1] // 2
             logits = torch.nn.functional.interpolate(logits, size=(half, half), mode="bilinear", align_corners=False)
+        if self.class_bias is not None:
+            logits = logits + self.class_bias.to(logits.device)
         return logits.contiguous().softmax(1)
 
     def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> ParsingResult:
@@ -101,6 +106,20 @@ class FaceParser(Predictor):
             result.crop_images.append((crop * 255 + 0.5).astype(np.uint8))
             result.crop_probs.append(probs[index].numpy())
         return result
+
+
+def class_logit_offsets(labels: tuple[str, ...], biases: dict[str, float] | None) -> torch.Tensor | None:
+    """``biases`` (class name -> logit offset) as a (1, C, 1, 1) tensor over ``labels``; None when empty. A name not
+    in ``labels`` is a ``ValueError`` (a misspelt config key would otherwise change nothing, silently)."""
+    if not biases:
+        return None
+    unknown = sorted(set(biases) - set(labels))
+    if unknown:
+        raise ValueError(f"class_bias names {unknown}, which are not among the parser's labels {list(labels)}.")
+    values = torch.zeros(1, len(labels), 1, 1)
+    for name, value in biases.items():
+        values[0, labels.index(name)] = float(value)
+    return values
 
 
 def composite(probs: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, int],

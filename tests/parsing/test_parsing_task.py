@@ -91,6 +91,28 @@ def test_result_drawings_and_json() -> None:
     assert np.array_equal(result.label_map, result.class_map)
 
 
+class TiedModel(torch.nn.Module):
+    """Logits 1.0 for skin and 0.8 for hair everywhere: skin wins unless hair's logit is raised."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = torch.zeros(x.shape[0], len(FACEHUB), *x.shape[-2:])
+        logits[:, FACEHUB.index("skin")], logits[:, FACEHUB.index("hair")] = 1.0, 0.8
+        return logits
+
+
+def test_class_bias_raises_a_class_logit() -> None:
+    image, faces = np.full((100, 100, 3), 100, np.uint8), [_face(50, 50)]
+    plain = FaceParser(LoadedModel("test", TiedModel(), dict(CONFIG), Path(".")), device="cpu")
+    assert plain(image, faces=faces).class_map[50, 50] == FACEHUB.index("skin")
+    biased = FaceParser(LoadedModel("test", TiedModel(), {**CONFIG, "class_bias": {"hair": 0.5}}, Path(".")), device="cpu")
+    result = biased(image, faces=faces)
+    assert result.class_map[50, 50] == FACEHUB.index("hair")
+    probs = result.crop_probs[0][:, 10, 10]
+    assert probs[FACEHUB.index("hair")] / probs[FACEHUB.index("skin")] == pytest.approx(np.exp(0.3), rel=1e-4)
+    with pytest.raises(ValueError, match="not among the parser's labels"):
+        FaceParser(LoadedModel("test", TiedModel(), {**CONFIG, "class_bias": {"clothes": 0.5}}, Path(".")), device="cpu")
+
+
 SHIPPED = [name for name in ("bisenet", "face-transformer") if (weights_root() / name / "model.safetensors").is_file()]
 
 
