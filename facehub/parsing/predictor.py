@@ -21,17 +21,18 @@ for a class the model under-predicts, fitted on training images: see the checkpo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
 import torch
 
-from facehub.geometry.align import invert_affine, paste_grid, rescale_matrices
+from facehub.geometry.align import crop_faces, invert_affine, paste_grid, rescale_matrices
 from facehub.image import ImageInput
 from facehub.nn.frozen import FrozenModule
 from facehub.parsing.labels import label_set_for
 from facehub.parsing.result import ParsingResult
-from facehub.predictor import FacesInput, Predictor
+from facehub.predictor import FacesInput, Predictor, face_points
 
 
 FADE_BAND = 0.05  # a face's claim fades to 0 over the outer 5% of its crop's side (``FaceParser.fade_band``; 0.12 cut turned faces' ears)
@@ -87,6 +88,31 @@ class FaceParser(Predictor):
             logits = logits + self.class_bias.to(logits.device)
         return logits.contiguous().softmax(1)
 
+    def context_faces(self, probs: torch.Tensor) -> list[int]:
+        """Indices of the faces whose crop probabilities (F, C, r, r) reach the crop's border with one of
+        ``config["context"]["classes"]`` (hair: big or long hair the crop cuts) on at least ``share`` of its outer
+        ring (3% of its side): those get a wider crop around their own (``zoom`` times the crop's zoom); none when
+        the config has no ``context``."""
+        context = self.config.get("context")
+        if not context or len(probs) == 0:
+            return []
+        classes = [self.labels.index(name) for name in context["classes"]]
+        shares = _ring_share(probs, classes, max(1, round(0.03 * probs.shape[-1])))
+        return [int(i) for i in torch.nonzero(shares >= float(context["share"])).flatten()]
+
+    def _context_pass(self, image: np.ndarray, faces: list, grid: int) -> tuple[torch.Tensor, np.ndarray]:
+        """Probabilities (F, C, grid, grid) and matrices (photo -> that grid) of wider crops around ``faces``; every
+        class but the background and the context classes folded into the background."""
+        spec = replace(self.crop_spec, zoom=self.crop_spec.zoom * float(self.config["context"]["zoom"]))
+        pixels, matrices = crop_faces(image, face_points(faces), spec)
+        probs = self.crop_probabilities((pixels - self.mean) / self.std, coarse=True)
+        others = torch.ones(probs.shape[1], dtype=torch.bool)
+        others[[0, *(self.labels.index(name) for name in self.config["context"]["classes"])]] = False
+        # the wide view adds only its context classes: small parts are the own crop's to give (a wide view's "ear"
+        # on the background is not)
+        probs = torch.cat([probs[:, :1] + probs[:, others].sum(1, keepdim=True), probs[:, 1:] * ~others[1:, None, None]], 1)
+        return probs, rescale_matrices(matrices, spec.size, grid)
+
     def __call__(self, source: ImageInput, faces: FacesInput | None = None) -> ParsingResult:
         """Parse every face of ``source`` (or the given ``faces``: see ``facehub.predictor``)."""
         prepared = self.prepare(source, faces)
@@ -100,12 +126,28 @@ class FaceParser(Predictor):
         probs = self.crop_probabilities(prepared.crops, coarse=True)
         fade = float(self.config.get("fade_band", 0.0)) if self.fade_band is None else self.fade_band
         matrices = rescale_matrices(prepared.matrices, prepared.crops.shape[-1], probs.shape[-1])
-        result.class_map, result.face_index = composite(probs, matrices, (height, width), fade)
+        wide = self.context_faces(probs)
+        if wide:  # the wide crops fill in around their faces' own crops
+            wide_probs, wide_matrices = self._context_pass(image, [prepared.faces[i] for i in wide], probs.shape[-1])
+            owners = list(range(len(probs))) + wide
+            holes = [None] * len(probs) + [matrices[i] for i in wide]
+            result.class_map, result.face_index = composite(torch.cat([probs, wide_probs]), np.concatenate([matrices, wide_matrices]),
+                                                            (height, width), fade, owners, holes)
+        else:
+            result.class_map, result.face_index = composite(probs, matrices, (height, width), fade)
         for index in range(len(prepared.faces)):
             crop = prepared.pixels[index].permute(1, 2, 0).numpy()
             result.crop_images.append((crop * 255 + 0.5).astype(np.uint8))
             result.crop_probs.append(probs[index].numpy())
         return result
+
+
+def _ring_share(probs: torch.Tensor, classes: list[int], width: int) -> torch.Tensor:
+    """(F, C, r, r) probabilities -> (F,) share of the outer ``width``-pixel ring whose most likely class is one of
+    ``classes``."""
+    strips = [probs[..., :width, :], probs[..., -width:, :], probs[..., width:-width, :width], probs[..., width:-width, -width:]]
+    label = torch.cat([strip.flatten(2) for strip in strips], 2).argmax(1)  # the ring alone: the map's argmax is ~6 ms
+    return torch.isin(label, torch.tensor(classes)).float().mean(1)
 
 
 def class_logit_offsets(labels: tuple[str, ...], biases: dict[str, float] | None) -> torch.Tensor | None:
@@ -123,7 +165,8 @@ def class_logit_offsets(labels: tuple[str, ...], biases: dict[str, float] | None
 
 
 def composite(probs: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, int],
-              fade_band: float = FADE_BAND) -> tuple[np.ndarray, np.ndarray]:
+              fade_band: float = FADE_BAND, owners: list[int] | None = None,
+              holes: list[np.ndarray | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per-face crop probabilities (F, C, s, s) in [0, 1] (class 0 = background) and matrices (F, 2, 3)
     image -> crop, pasted back into one (H, W) uint8 class map and its (H, W) int16 ``face_index`` (-1 = none).
 
@@ -134,6 +177,12 @@ def composite(probs: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, 
     wherever no crop does), so no class stops along a crop's edge at full strength. ``fade_band`` 0: each
     face claims its whole crop at full strength (a class may end along a crop's edge; checkpoints without a
     ``fade_band`` in their config run so, the shipped bisenet fades over 0.05).
+
+    ``owners`` (one per crop; default ``range(F)``) is the face each crop parses, written to ``face_index``;
+    ``holes`` (one per crop, or None) is the matrix of the owner's own crop (same grid size), which takes precedence:
+    a face's wide context crop (``FaceParser.context_faces``) claims only outside the line half-way through its own
+    crop's fade band, and that crop only inside it, both at full strength, so the wide view carries hair the own
+    crop cut on past its border.
     """
     height, width = image_size
     class_map = np.zeros((height, width), np.uint8)
@@ -144,6 +193,9 @@ def composite(probs: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, 
     weight = crop_weight(size, fade_band)[None, None]
     fg_score = np.zeros((height, width), np.float32)
     bg_score = np.full((height, width), np.inf, np.float32)
+    # a crop whose face has a context crop hands over to it half-way through its fade band, both at full strength
+    # (two faded claims of one face would each lose to the background where they meet)
+    handed_over = {owners[i] for i, hole in enumerate(holes) if hole is not None} if holes is not None and owners is not None else set()
     for index, matrix in enumerate(matrices):
         window = _crop_window(matrix, size, (height, width))
         if window is None:
@@ -152,7 +204,13 @@ def composite(probs: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, 
         shifted = matrix.copy()
         shifted[:, 2] += matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
         best, best_prob, background_prob, pasted_weight = paste_claim(probs[index], weight[0, 0], shifted, (y1 - y0, x1 - x0))
-        claim = pasted_weight if fade_band > 0 else (pasted_weight > 0.5).astype(np.float32)
+        claim = pasted_weight if fade_band > 0 and index not in handed_over else (pasted_weight >= 0.5).astype(np.float32)
+        if holes is not None and holes[index] is not None:  # full strength outside the face's own crop's hand-over line
+            hole = holes[index].copy()
+            hole[:, 2] += holes[index][:, :2] @ np.array([x0, y0], dtype=np.float64)
+            grid = paste_grid(hole, (y1 - y0, x1 - x0), size)
+            inner = torch.nn.functional.grid_sample(weight, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            claim = claim * (inner[0, 0].numpy() < 0.5)
         covered = claim > 0
         best_score = best_prob * claim
         background = background_prob * claim + (1 - claim)
@@ -160,7 +218,7 @@ def composite(probs: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, 
         wins = covered & (best_score > fg_score[region])
         fg_score[region] = np.where(wins, best_score, fg_score[region])
         class_map[region] = np.where(wins, best + 1, class_map[region])
-        face_index[region] = np.where(wins, index, face_index[region])
+        face_index[region] = np.where(wins, index if owners is None else owners[index], face_index[region])
         bg_score[region] = np.where(covered, np.minimum(bg_score[region], background), bg_score[region])
     foreground = fg_score > bg_score
     return np.where(foreground, class_map, 0).astype(np.uint8), np.where(foreground, face_index, -1).astype(np.int16)

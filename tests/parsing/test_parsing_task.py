@@ -176,3 +176,40 @@ def test_as_label_set_adds_the_probabilities_of_classes_that_meet() -> None:
     lapa = result.as_label_set("lapa")
     assert (lapa.crop_maps[0] == LAPA.index("skin")).all()
     assert np.allclose(lapa.crop_probs[0].sum(0), 1.0)
+
+
+def test_context_crop_carries_hair_past_the_own_crop_without_a_gap() -> None:
+    """Hair that reaches the crop's border (a constant "hair" model) stops at the crop's window without a context
+    crop; with one (``config["context"]``) the same face's hair runs on, unbroken, well past that window, and no
+    pixel between the two crops is lost to the background."""
+    image, faces = np.full((200, 200, 3), 100, np.uint8), [_face(100, 100)]
+    hair = FACEHUB.index("hair")
+    plain = _parser(hair)(image, faces=faces)
+    config = {**CONFIG, "context": {"classes": ["hair"], "share": 0.1, "zoom": 0.5}}
+    parser = FaceParser(LoadedModel("test", ConstantModel(hair), config, Path(".")), device="cpu")
+    result = parser(image, faces=faces)
+    own = plain.class_map == hair
+    assert own.any() and not own.all()
+    assert (result.class_map[own] == hair).all()  # the own crop's pixels keep their class
+    grown = (result.class_map == hair) & ~own
+    assert grown.sum() > own.sum()  # the wide crop (twice the side) adds more than the own crop holds
+    ys, xs = np.nonzero(result.class_map == hair)
+    box = result.class_map[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    assert (box == hair).mean() > 0.95  # one solid region: no background line where the crops hand over
+    assert set(np.unique(result.face_index)) <= {-1, 0}
+
+
+def test_context_crop_adds_only_its_context_classes() -> None:
+    """A wide view's small parts are not pasted: a model saying "nose" everywhere gets no context crop (its
+    border is not hair), and a context crop's other classes fold into the background."""
+    image, faces = np.full((200, 200, 3), 100, np.uint8), [_face(100, 100)]
+    config = {**CONFIG, "context": {"classes": ["hair"], "share": 0.1, "zoom": 0.5}}
+    parser = FaceParser(LoadedModel("test", ConstantModel(FACEHUB.index("nose")), config, Path(".")), device="cpu")
+    with torch.inference_mode():
+        probs = parser.crop_probabilities(parser.prepare(image, faces).crops, coarse=True)
+    assert parser.context_faces(probs) == []
+    wide, _ = parser._context_pass(image, faces, probs.shape[-1])
+    hair = FACEHUB.index("hair")
+    others = [i for i in range(1, len(FACEHUB)) if i != hair]
+    assert wide[:, others].abs().max() == 0 and wide[:, 0].min() > 0.99
+    assert torch.allclose(wide.sum(1), torch.ones(1))
