@@ -96,9 +96,12 @@ class FaceParser(Predictor):
         context = self.config.get("context")
         if not context or len(probs) == 0:
             return []
-        classes = [self.labels.index(name) for name in context["classes"]]
-        shares = _ring_share(probs, classes, max(1, round(0.03 * probs.shape[-1])))
+        shares = _ring_share(probs, self._context_classes(), max(1, round(0.03 * probs.shape[-1])))
         return [int(i) for i in torch.nonzero(shares >= float(context["share"])).flatten()]
+
+    def _context_classes(self) -> list[int]:
+        """Indices of ``config["context"]["classes"]``."""
+        return [self.labels.index(name) for name in self.config["context"]["classes"]]
 
     def _context_pass(self, image: np.ndarray, faces: list, grid: int) -> tuple[torch.Tensor, np.ndarray]:
         """Probabilities (F, C, grid, grid) and matrices (photo -> that grid) of wider crops around ``faces``; every
@@ -107,7 +110,7 @@ class FaceParser(Predictor):
         pixels, matrices = crop_faces(image, face_points(faces), spec)
         probs = self.crop_probabilities((pixels - self.mean) / self.std, coarse=True)
         others = torch.ones(probs.shape[1], dtype=torch.bool)
-        others[[0, *(self.labels.index(name) for name in self.config["context"]["classes"])]] = False
+        others[[0, *self._context_classes()]] = False
         # the wide view adds only its context classes: small parts are the own crop's to give (a wide view's "ear"
         # on the background is not)
         probs = torch.cat([probs[:, :1] + probs[:, others].sum(1, keepdim=True), probs[:, 1:] * ~others[1:, None, None]], 1)
@@ -126,15 +129,13 @@ class FaceParser(Predictor):
         probs = self.crop_probabilities(prepared.crops, coarse=True)
         fade = float(self.config.get("fade_band", 0.0)) if self.fade_band is None else self.fade_band
         matrices = rescale_matrices(prepared.matrices, prepared.crops.shape[-1], probs.shape[-1])
+        pasted, pasted_matrices, owners, holes = probs, matrices, list(range(len(probs))), [None] * len(probs)
         wide = self.context_faces(probs)
         if wide:  # the wide crops fill in around their faces' own crops
             wide_probs, wide_matrices = self._context_pass(image, [prepared.faces[i] for i in wide], probs.shape[-1])
-            owners = list(range(len(probs))) + wide
-            holes = [None] * len(probs) + [matrices[i] for i in wide]
-            result.class_map, result.face_index = composite(torch.cat([probs, wide_probs]), np.concatenate([matrices, wide_matrices]),
-                                                            (height, width), fade, owners, holes)
-        else:
-            result.class_map, result.face_index = composite(probs, matrices, (height, width), fade)
+            pasted, pasted_matrices = torch.cat([probs, wide_probs]), np.concatenate([matrices, wide_matrices])
+            owners, holes = owners + wide, holes + [matrices[i] for i in wide]
+        result.class_map, result.face_index = composite(pasted, pasted_matrices, (height, width), fade, owners, holes)
         for index in range(len(prepared.faces)):
             crop = prepared.pixels[index].permute(1, 2, 0).numpy()
             result.crop_images.append((crop * 255 + 0.5).astype(np.uint8))
@@ -195,20 +196,22 @@ def composite(probs: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, 
     bg_score = np.full((height, width), np.inf, np.float32)
     # a crop whose face has a context crop hands over to it half-way through its fade band, both at full strength
     # (two faded claims of one face would each lose to the background where they meet)
-    handed_over = {owners[i] for i, hole in enumerate(holes) if hole is not None} if holes is not None and owners is not None else set()
+    owners = list(range(len(probs))) if owners is None else owners
+    holes = [None] * len(probs) if holes is None else holes
+    handed_over = {owners[i] for i, hole in enumerate(holes) if hole is not None}
     for index, matrix in enumerate(matrices):
         window = _crop_window(matrix, size, (height, width))
         if window is None:
             continue
         x0, y0, x1, y1 = window
-        shifted = matrix.copy()
-        shifted[:, 2] += matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
-        best, best_prob, background_prob, pasted_weight = paste_claim(probs[index], weight[0, 0], shifted, (y1 - y0, x1 - x0))
-        claim = pasted_weight if fade_band > 0 and index not in handed_over else (pasted_weight >= 0.5).astype(np.float32)
-        if holes is not None and holes[index] is not None:  # full strength outside the face's own crop's hand-over line
-            hole = holes[index].copy()
-            hole[:, 2] += holes[index][:, :2] @ np.array([x0, y0], dtype=np.float64)
-            grid = paste_grid(hole, (y1 - y0, x1 - x0), size)
+        best, best_prob, background_prob, pasted_weight = paste_claim(probs[index], weight[0, 0], _in_window(matrix, x0, y0),
+                                                                      (y1 - y0, x1 - x0))
+        if index in handed_over:
+            claim = (pasted_weight >= 0.5).astype(np.float32)  # the exact complement of its context crop's claim below
+        else:
+            claim = pasted_weight if fade_band > 0 else (pasted_weight > 0.5).astype(np.float32)
+        if holes[index] is not None:  # full strength outside the face's own crop's hand-over line
+            grid = paste_grid(_in_window(holes[index], x0, y0), (y1 - y0, x1 - x0), size)
             inner = torch.nn.functional.grid_sample(weight, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
             claim = claim * (inner[0, 0].numpy() < 0.5)
         covered = claim > 0
@@ -218,10 +221,17 @@ def composite(probs: torch.Tensor, matrices: np.ndarray, image_size: tuple[int, 
         wins = covered & (best_score > fg_score[region])
         fg_score[region] = np.where(wins, best_score, fg_score[region])
         class_map[region] = np.where(wins, best + 1, class_map[region])
-        face_index[region] = np.where(wins, index if owners is None else owners[index], face_index[region])
+        face_index[region] = np.where(wins, owners[index], face_index[region])
         bg_score[region] = np.where(covered, np.minimum(bg_score[region], background), bg_score[region])
     foreground = fg_score > bg_score
     return np.where(foreground, class_map, 0).astype(np.uint8), np.where(foreground, face_index, -1).astype(np.int16)
+
+
+def _in_window(matrix: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """A photo -> crop matrix (2, 3) re-based to read window pixel coordinates (the window's top-left at ``x0, y0``)."""
+    shifted = matrix.copy()
+    shifted[:, 2] += matrix[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    return shifted
 
 
 def paste_claim(probs: torch.Tensor, weight: torch.Tensor, matrix: np.ndarray, out_size: tuple[int, int]
