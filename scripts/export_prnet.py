@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--flip-test", action="store_true", help="average with the mirrored crop at inference")
     parser.add_argument("--profile-jaw", default=d.profile_jaw,
                         help="FROM,FULL,DEPTH: the far jaw of faces turned past FROM degrees on the 3D jaw (facehub.geometry.profile_jaw); '' = off")
+    parser.add_argument("--pose-calibration", default=d.pose_calibration,
+                        help="GAIN,FROM_YAW: turn fitted poses past FROM_YAW degrees by GAIN per degree (YawCalibration); '' = off")
     parser.add_argument("--landmarks", default=d.landmarks,
                         help="NAME[:WEIGHT] (e.g. pipnet:0.5): average the 68 points' x, y with that landmark model's; '' = none")
     parser.add_argument("--map-68", type=Path, help="the model's own 468 -> 68 map (fit_68_map.py --student)")

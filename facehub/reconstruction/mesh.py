@@ -244,16 +244,43 @@ def head_pose(points468: np.ndarray) -> Pose:
     return pose_of(rotation)
 
 
-def head_pose_68(points68: np.ndarray) -> Pose:
+@dataclass(frozen=True)
+class YawCalibration:
+    """A turn about the camera's vertical axis added to a fitted pose past ``from_yaw`` degrees of |yaw|:
+    ``gain * (|yaw| - from_yaw)`` degrees, away from the frontal view. Fitted points read turned faces as less
+    turned than they are (PRNet's card: -10 degrees of signed yaw at 60-90 on AFLW2000-3D val), and a turned head's
+    pitch and roll follow its yaw near 90 degrees, so the whole rotation turns, not the yaw angle alone.
+    Config key ``pose_calibration`` (``{"gain": G, "from_yaw": Y}``); absent: poses as fitted."""
+
+    gain: float = 0.0
+    from_yaw: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: dict | None) -> YawCalibration | None:
+        values = (config or {}).get("pose_calibration")
+        return None if not values else cls(**{k: float(v) for k, v in values.items()})
+
+    def to_config(self) -> dict[str, float]:
+        return {"gain": self.gain, "from_yaw": self.from_yaw}
+
+    def apply(self, rotation: np.ndarray) -> np.ndarray:
+        """A fitted rotation (3, 3) (``Pose.rotation``'s kind) -> the calibrated one (3, 3)."""
+        yaw = pose_of(rotation).yaw
+        extra = float(np.sign(yaw)) * self.gain * max(0.0, abs(yaw) - self.from_yaw)
+        return Pose(yaw=extra, pitch=0.0, roll=0.0).rotation() @ rotation
+
+
+def head_pose_68(points68: np.ndarray, calibration: YawCalibration | None = None) -> Pose:
     """Pose of a face from its 68 image-space landmarks (68, 3) (x right, y down, smaller z nearer), as
     ``head_pose`` reads it from the 468 points, but fitted to the eyes, brows, nose and mouth alone (17-67; the
     jaw's convention changes with the pose): the canonical face's 68 points (``template_68``) fitted to ``(x, -y,
-    -z)``. ``FaceReconstructor`` uses it because its 68 points carry the landmark model's x, y."""
+    -z)``, then ``calibration`` applied if given. ``FaceReconstructor`` uses it because its 68 points carry the
+    landmark model's x, y."""
     from facehub.geometry.profile_jaw import INNER, template_68
 
     target = np.asarray(points68, dtype=np.float64)[INNER] * np.array([1.0, -1.0, -1.0])
     _, rotation, _ = rigid_fit(template_68()[INNER], target)
-    return pose_of(rotation)
+    return pose_of(rotation if calibration is None else calibration.apply(rotation))
 
 
 def pose_of(rotation: np.ndarray) -> Pose:

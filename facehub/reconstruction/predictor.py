@@ -23,6 +23,7 @@ from facehub.image import ImageInput
 from facehub.predictor import FacesInput, Predictor
 from facehub.reconstruction.mesh import (
     Mesh,
+    YawCalibration,
     head_pose_68,
     sample_colours,
 )
@@ -63,6 +64,7 @@ class FaceReconstructor(Predictor):
     more closely than the mesh does, and the two err differently (see the card).
     The head pose is fitted to those 68 points' eyes, brows, nose and mouth (``head_pose_68``: x, y as averaged, z the
     mesh's), not to the 468 mesh points: on AFLW2000-3D val it reads turned faces closer to their labels (card).
+    ``pose_calibration`` (config key, optional): the fitted rotation turned further past a yaw (``YawCalibration``).
     """
 
     task = "reconstruction"
@@ -78,6 +80,7 @@ class FaceReconstructor(Predictor):
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
         self.layout = uv_layout(int(self.config["uv_size"]))
         self.profile_jaw = ProfileJaw.from_config(self.config) if profile_jaw is not False else None
+        self.pose_calibration = YawCalibration.from_config(self.config)
         part = self.config.get("landmarks") or {}
         self.landmark_weight = float(part.get("weight", 0.5))
         self.landmarker = None if landmarks is False else landmarks
@@ -136,7 +139,7 @@ class FaceReconstructor(Predictor):
             face=face,
             vertices468=vertices468,
             landmarks3d=landmarks3d,
-            pose=head_pose_68(landmarks3d),
+            pose=head_pose_68(landmarks3d, self.pose_calibration),
             mesh=mesh,
             position_map=position_map,
         )

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from facehub.hub import weights_root
-from facehub.reconstruction.mesh import POSE_CONVENTION, head_pose, head_pose_68
+from facehub.reconstruction.mesh import POSE_CONVENTION, Pose, YawCalibration, head_pose, head_pose_68, pose_of
 from facehub.reconstruction.result import ReconstructionResult
 from facehub.reconstruction.uv import canonical_mesh, points_468_to_68
 from facehub.train.data import data_root
@@ -44,6 +44,29 @@ def test_the_68_point_fit_reads_the_same_pose_and_ignores_the_jaw(pitch: float, 
     points[:17] += np.random.default_rng(0).normal(0, 15, (17, 3))  # the jaw's convention is not the pose's
     moved = head_pose_68(points)
     assert (moved.pitch, moved.yaw, moved.roll) == (pose.pitch, pose.yaw, pose.roll)
+
+
+def test_yaw_calibration_turns_only_faces_past_its_yaw_and_keeps_a_rotation() -> None:
+    calibration = YawCalibration(gain=0.2, from_yaw=30.0)
+    for yaw, expected in [(0.0, 0.0), (25.0, 25.0), (60.0, 66.0), (-60.0, -66.0), (80.0, 90.0)]:
+        turned = pose_of(calibration.apply(Pose(yaw=yaw, pitch=0.0, roll=0.0).rotation()))
+        assert abs(turned.yaw - expected) < 1e-6 and abs(turned.pitch) < 1e-6 and abs(turned.roll) < 1e-6
+    rotation = calibration.apply(Pose(yaw=-70.0, pitch=-20.0, roll=25.0).rotation())
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(rotation) > 0
+    turned = pose_of(rotation)  # turned about the camera's vertical axis: a tilted head's pitch and roll move with it
+    assert turned.yaw < -70.0 - 1.0 and abs(turned.pitch + 20.0) > 1.0 and abs(turned.roll - 25.0) > 1.0
+
+
+def test_yaw_calibration_comes_from_the_config_and_head_pose_68_applies_it() -> None:
+    assert YawCalibration.from_config({}) is None and YawCalibration.from_config({"pose_calibration": None}) is None
+    calibration = YawCalibration.from_config({"pose_calibration": {"gain": 0.2, "from_yaw": 30}})
+    assert calibration == YawCalibration(0.2, 30.0) and YawCalibration.from_config(
+        {"pose_calibration": calibration.to_config()}) == calibration
+    points = points_468_to_68(aflw_face(0, 55, 0))
+    assert abs(head_pose_68(points).yaw - 55) < 0.5 and abs(head_pose_68(points, calibration).yaw - 60) < 0.5
+    frontal = points_468_to_68(aflw_face(10, 20, -5))
+    assert head_pose_68(frontal, calibration) == head_pose_68(frontal)
 
 
 def test_each_sign_means_what_the_convention_says() -> None:

@@ -117,6 +117,24 @@ def test_config_profile_jaw_puts_a_turned_faces_far_jaw_on_the_3d_jaw() -> None:
         assert turned.pose == plain.pose
 
 
+def test_config_pose_calibration_turns_the_pose_and_nothing_else() -> None:
+    from facehub.reconstruction.mesh import YawCalibration, pose_of
+    from tests._faces3d import posed_face
+
+    predictor = _tiny()
+    predictor.config["pose_calibration"] = {"gain": 0.2, "from_yaw": 30.0}
+    calibrated = FaceReconstructor(predictor.loaded, device="cpu")
+    crop_map = predictor.layout.rasterise(posed_face(60.0, scale=3.0, centre=(32.0, 32.0)))
+    args = (np.zeros((64, 64, 3), np.uint8), _faces()[0], crop_map, np.array([[1.0, 0, 0], [0, 1, 0]]))
+    plain, turned = predictor.reconstruct_face(*args), calibrated.reconstruct_face(*args)
+    assert abs(plain.pose.yaw) > 45 and abs(turned.pose.yaw) > abs(plain.pose.yaw) + 2
+    expected = pose_of(YawCalibration(0.2, 30.0).apply(plain.pose.rotation()))
+    np.testing.assert_allclose([turned.pose.yaw, turned.pose.pitch, turned.pose.roll],
+                               [expected.yaw, expected.pitch, expected.roll], atol=1e-6)
+    np.testing.assert_allclose(turned.landmarks3d, plain.landmarks3d)
+    np.testing.assert_allclose(turned.vertices468, plain.vertices468)
+
+
 def test_config_landmarks_average_a_landmark_models_points_into_the_68() -> None:
     from facehub.landmarks.predictor import LandmarkPredictor
     from tests.landmarks.test_landmarks_task import _ConstantModel

@@ -12,6 +12,7 @@ import torch
 
 from facehub.geometry.profile_jaw import ProfileJaw
 from facehub.hub import ModelCard, save_pretrained
+from facehub.reconstruction.mesh import YawCalibration
 from facehub.reconstruction.models.prnet import PRNet
 from facehub.reconstruction.uv import MAP_68_PATH, points_468_to_68, uv_layout
 from facehub.train.reconstruction.checkpoint import (
@@ -47,6 +48,7 @@ class ExportOptions:
     flip_test: bool = False
     profile_jaw: str = ""  # "from_yaw,full_yaw,depth_scale": config.json's profile_jaw (geometry/profile_jaw.py); "" = off
     landmarks: str = ""  # "NAME" or "NAME:WEIGHT": a landmark model whose points the 68 landmarks average in; "" = none
+    pose_calibration: str = ""  # "GAIN,FROM_YAW": config.json's pose_calibration (reconstruction/mesh.py YawCalibration); "" = off
     map_68: Path | None = None  # the model's own 468 -> 68 map (fit_68_map.py --student)
     out: Path = Path("weights/prnet")
     fp32: bool = False
@@ -149,6 +151,9 @@ def export_prnet(opts: ExportOptions) -> tuple[Path, dict[str, float | str]]:
     jaw = ProfileJaw.parse(opts.profile_jaw)
     if jaw is not None:
         config["profile_jaw"] = jaw.to_config()
+    if opts.pose_calibration:
+        gain, from_yaw = (float(v) for v in opts.pose_calibration.split(","))
+        config["pose_calibration"] = YawCalibration(gain, from_yaw).to_config()
     if opts.landmarks:
         model, _, weight = opts.landmarks.partition(":")
         config["landmarks"] = {"model": model, "weight": float(weight or 0.5)}
