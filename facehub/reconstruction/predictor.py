@@ -61,7 +61,9 @@ class FaceReconstructor(Predictor):
     ``landmarks`` (config key ``{"model": NAME, "weight": W}``; argument: a ``LandmarkPredictor``, or ``False`` for
     none): the 68 points' x, y are averaged with that landmark model's on the same faces (weight ``W`` for its
     points; z stays the mesh's), before ``profile_jaw``. A dedicated 2D model places the eyes, brows, nose and mouth
-    more closely than the mesh does, and the two err differently (see the card).
+    more closely than the mesh does, and the two err differently (see the card). ``"jaw_weight": J`` (default ``W``)
+    sets the landmark model's share for the jaw (points 0-16) alone: its jaw follows 2D annotators' outline, the
+    mesh's the 3D jaw that AFLW2000-3D labels.
     The head pose is fitted to those 68 points' eyes, brows, nose and mouth (``head_pose_68``: x, y as averaged, z the
     mesh's), not to the 468 mesh points: on AFLW2000-3D val it reads turned faces closer to their labels (card).
     ``pose_calibration`` (config key, optional): the fitted rotation turned further past a yaw (``YawCalibration``).
@@ -83,6 +85,9 @@ class FaceReconstructor(Predictor):
         self.pose_calibration = YawCalibration.from_config(self.config)
         part = self.config.get("landmarks") or {}
         self.landmark_weight = float(part.get("weight", 0.5))
+        # (68, 1): the landmark model's share per point; the jaw (0-16) may take its own (``jaw_weight``).
+        self.point_weights = np.full((68, 1), self.landmark_weight)
+        self.point_weights[:17] = float(part.get("jaw_weight", self.landmark_weight))
         self.landmarker = None if landmarks is False else landmarks
         if landmarks is None and part:
             from facehub.landmarks.predictor import LandmarkPredictor
@@ -132,7 +137,7 @@ class FaceReconstructor(Predictor):
         mesh = Mesh(dense, sample_colours(image, dense[:, :2]), self.triangles, self.texcoords)
         landmarks3d = points_468_to_68(vertices468, self.map_68)
         if points68 is not None:
-            landmarks3d[:, :2] = (1 - self.landmark_weight) * landmarks3d[:, :2] + self.landmark_weight * points68
+            landmarks3d[:, :2] = (1 - self.point_weights) * landmarks3d[:, :2] + self.point_weights * points68
         if self.profile_jaw is not None:
             landmarks3d = hide_far_jaw(landmarks3d, self.profile_jaw)
         return ReconstructedFace(

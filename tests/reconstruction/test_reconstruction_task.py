@@ -156,6 +156,11 @@ def test_config_landmarks_average_a_landmark_models_points_into_the_68() -> None
         np.testing.assert_allclose(mixed.landmarks3d[:, :2], 0.75 * own.landmarks3d[:, :2] + 0.25 * theirs[index], atol=1e-4)
         np.testing.assert_allclose(mixed.landmarks3d[:, 2], own.landmarks3d[:, 2])  # depth stays the mesh's
         np.testing.assert_allclose(mixed.vertices468, own.vertices468)
+    plain.config["landmarks"] = {"model": "c", "weight": 0.25, "jaw_weight": 0.75}
+    jaw = FaceReconstructor(plain.loaded, device="cpu", landmarks=landmarker)
+    own, mixed = off(image, faces=faces[:1]).faces[0], jaw(image, faces=faces[:1]).faces[0]
+    np.testing.assert_allclose(mixed.landmarks3d[:17, :2], 0.25 * own.landmarks3d[:17, :2] + 0.75 * theirs[0, :17], atol=1e-4)
+    np.testing.assert_allclose(mixed.landmarks3d[17:, :2], 0.75 * own.landmarks3d[17:, :2] + 0.25 * theirs[0, 17:], atol=1e-4)
 
 
 def test_a_missing_landmark_model_is_named_with_the_way_out(

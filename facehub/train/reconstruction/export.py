@@ -47,7 +47,7 @@ class ExportOptions:
     refine_min_shift: float = 0.0  # refine only faces whose crop moves by more than this share of its side
     flip_test: bool = False
     profile_jaw: str = ""  # "from_yaw,full_yaw,depth_scale": config.json's profile_jaw (geometry/profile_jaw.py); "" = off
-    landmarks: str = ""  # "NAME" or "NAME:WEIGHT": a landmark model whose points the 68 landmarks average in; "" = none
+    landmarks: str = ""  # "NAME", "NAME:WEIGHT" or "NAME:WEIGHT,JAW_WEIGHT": a landmark model whose points the 68 landmarks average in; "" = none
     pose_calibration: str = ""  # "GAIN,FROM_YAW": config.json's pose_calibration (reconstruction/mesh.py YawCalibration); "" = off
     map_68: Path | None = None  # the model's own 468 -> 68 map (fit_68_map.py --student)
     out: Path = Path("weights/prnet")
@@ -155,8 +155,11 @@ def export_prnet(opts: ExportOptions) -> tuple[Path, dict[str, float | str]]:
         gain, from_yaw = (float(v) for v in opts.pose_calibration.split(","))
         config["pose_calibration"] = YawCalibration(gain, from_yaw).to_config()
     if opts.landmarks:
-        model, _, weight = opts.landmarks.partition(":")
+        model, _, weights = opts.landmarks.partition(":")
+        weight, _, jaw = weights.partition(",")
         config["landmarks"] = {"model": model, "weight": float(weight or 0.5)}
+        if jaw:
+            config["landmarks"]["jaw_weight"] = float(jaw)
     own_map = ""
     if opts.map_68:
         fitted = json.loads(opts.map_68.read_text())
