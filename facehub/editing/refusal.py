@@ -30,12 +30,12 @@ face   0.47    0.56    0.88    1.60    0.1
 ``MIN_AREA`` sits 1.1x (mouth) to 4.9x (nose) below the smallest face that has
 the component. The smallest/largest hair ratio among these faces is 0.039 (0.07
 when ``MIN_RELATIVE`` = 0.05 was set): the face with the least hair is refused as
-a hair source onto the one with the most. Eyes: 6 of the 253 faces parse to less than 0.002 and none to
-0.002-0.003: the threshold sits in that gap (0.001 until stage 12, whose parse of a
-mirrored pair of sunglasses, celebamask_hair/val 28509, reads 0.0015 of eyes;
-stage 11 read it 0.0007). Brows: 2 of the 253 under 0.001. Grace Hopper's hair
-under her cap (examples/grace_hopper.jpg) parses to 0.015 of her face box:
-refused as a hair source.
+a hair source onto the one with the most. Eyes: 6 of the 253 faces parse to less
+than 0.002 and none to 0.002-0.003: the threshold sits in that gap (0.001 until
+stage 12, whose parse of a mirrored pair of sunglasses, celebamask_hair/val 28509,
+reads 0.0015 of eyes; stage 11 read it 0.0007). Brows: 2 of the 253 under 0.001.
+Grace Hopper's hair under her cap (examples/grace_hopper.jpg) parses to 0.015 of
+her face box: refused as a hair source.
 """
 
 from __future__ import annotations
