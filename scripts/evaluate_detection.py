@@ -9,7 +9,9 @@ see ``facehub.train.eval.detection`` for what counts as found and as extra. spee
 ``examples/two_people.jpg``. points: on AFLW2000-3D val, by abs(yaw), the median distance of each of the five
 points from its 3D-labelled position (eye centres: mean of the 6 eye points; nose tip; mouth corners; a hidden
 far eye's label is where it lies behind the face), in units of the labelled 68-point box's size
-(sqrt of its area); pairs (eyes, mouth corners) matched in whichever order is closer. ``--set`` overrides face-detector settings (e.g. ``--set padded_threshold=0.45``).
+(sqrt of its area); pairs (eyes, mouth corners) matched in whichever order is closer. negatives: strips with no
+face, cut from celebamask19's train and val photos above the brows and below the face
+(``facehub.train.eval.detection.face_free_strips``): how many get a box. ``--set`` overrides face-detector settings (e.g. ``--set padded_threshold=0.45``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from facehub.detection import load_detector  # noqa: E402
 from facehub.train.data import data_root  # noqa: E402
-from facehub.train.eval.detection import labelled_sets, score_set  # noqa: E402
+from facehub.train.eval.detection import face_free_strips, labelled_sets, score_set  # noqa: E402
 from facehub.bench import time_ms  # noqa: E402
 
 
@@ -87,7 +89,7 @@ def five_point_errors(detectors: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--detectors", nargs="+", default=["face-detector", "blazeface-short", "mtcnn", "blazeface"])
-    parser.add_argument("--parts", nargs="+", default=["recall", "speed"], choices=["recall", "speed", "points"])
+    parser.add_argument("--parts", nargs="+", default=["recall", "speed"], choices=["recall", "speed", "points", "negatives"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--set", nargs="*", default=[], help="face-detector settings, key=value")
     args = parser.parse_args()
@@ -109,6 +111,10 @@ def main() -> None:
             cells = [score_set(boxes_of[name], photos, _read).cell() for name in detectors]
             print(f"| {set_name} | {len(photos)} | " + " | ".join(cells) + " |", flush=True)
         print()
+    if "negatives" in args.parts:
+        strips = [strip for split in ("train", "val") for strip in face_free_strips(split=split)]
+        counts = {name: [int(len(boxes_of[name](strip)) > 0) for strip in strips] for name in detectors}
+        print(f"| face-free strips ({len(strips)}, celebamask19) | " + " | ".join(f"{sum(c)} with a face" for c in counts.values()) + " |\n")
     if "points" in args.parts:
         five_point_errors(detectors)
     if "speed" in args.parts:

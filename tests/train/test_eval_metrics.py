@@ -65,3 +65,28 @@ def test_landmark_nme_by_yaw_bins_reads_each_faces_pose(tmp_path) -> None:
     assert bins["[30,60)"]["nme"] == 0.05
     assert bins["[60,90]"] == {"nme": 0.1, "faces": 1, "missed": 1}
     assert nme_by_yaw({"e.jpg": 0.02}, tmp_path) is None
+
+
+def test_face_free_strips_end_where_the_labelled_face_begins(tmp_path) -> None:
+    """Strips are cut above the first eye/brow row and below the last face row of each label map, kept from
+    ``min_rows`` tall, and hold no labelled face pixel."""
+    import json
+
+    from PIL import Image
+
+    from facehub.train.eval.detection import face_free_strips
+
+    classes = list(CELEBAMASK.names)
+    folder = tmp_path / "celebamask19" / "val"
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    (folder / "classes.json").write_text(json.dumps({"classes": classes}))
+    labels = np.zeros((400, 300), np.uint8)
+    labels[150:260, 100:200] = classes.index("skin")
+    labels[170:180, 120:140] = classes.index("l_brow")
+    labels[0:150, 50:250] = classes.index("hair")
+    Image.fromarray(labels).save(folder / "labels" / "a.png")
+    Image.fromarray(np.full((800, 600, 3), 90, np.uint8)).save(folder / "images" / "a.jpg")  # labels at half size
+    strips = face_free_strips(tmp_path, "val", min_rows=96)
+    assert [s.shape for s in strips] == [(800 - (259 + 4) * 2, 600, 3), ((170 - 8) * 2, 600, 3)]
+    assert face_free_strips(tmp_path, "val", min_rows=400) == []

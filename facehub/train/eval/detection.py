@@ -89,3 +89,38 @@ def score_set(boxes_of: BoxesOf, photos: Iterable[LabelledPhoto], read: Callable
         score.hits.append(hit)
         score.extra += extra
     return score
+
+
+FACE_CLASSES = ("skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth", "u_lip", "l_lip")
+ABOVE_CLASSES = ("eye_g", "l_eye", "r_eye", "l_brow", "r_brow")
+
+
+def face_free_strips(root: Path | None = None, split: str = "val", min_rows: int = 96) -> list[np.ndarray]:
+    """Photo strips with no face in them, for counting false faces: from each human-labelled celebamask19 photo
+    (``split``), the rows below its last face pixel (neck, clothes, background) and the rows above its first
+    eye or brow pixel (forehead, hair, hats), each kept if at least ``min_rows`` tall; (h, W, 3) uint8 RGB.
+    The face's own label map (``FACE_CLASSES``) decides where it ends, with a 4-8 px margin."""
+    import json
+
+    from PIL import Image
+
+    folder = (root or data_root()) / "celebamask19" / split
+    classes = json.loads((folder / "classes.json").read_text())["classes"]
+    face_ids = [classes.index(n) for n in FACE_CLASSES]
+    above_ids = [classes.index(n) for n in ABOVE_CLASSES]
+    strips = []
+    for label_path in sorted((folder / "labels").glob("*.png")):
+        labels = np.asarray(Image.open(label_path))
+        image = np.asarray(Image.open(folder / "images" / f"{label_path.stem}.jpg").convert("RGB"))
+        scale = image.shape[0] / labels.shape[0]
+        face_rows = np.nonzero(np.isin(labels, face_ids).any(1))[0]
+        above_rows = np.nonzero(np.isin(labels, above_ids).any(1))[0]
+        if len(face_rows):
+            below = int((face_rows.max() + 4) * scale)
+            if image.shape[0] - below >= min_rows:
+                strips.append(image[below:])
+        if len(above_rows):
+            top = int((above_rows.min() - 8) * scale)
+            if top >= min_rows:
+                strips.append(image[:top])
+    return strips
