@@ -16,7 +16,7 @@ from facehub.train.data.parsing_layouts import (
     merge_celebamask_parts,
     open_parsing_folder,
 )
-from facehub.train.parsing.augment import ParsingAugment, augment, flip
+from facehub.train.parsing.augment import ParsingAugment, augment, flip, recolour_lips
 
 HAIR = data_root() / "celebamask_hair" / "val"
 needs_hair = pytest.mark.skipif(not (HAIR / "masks").is_dir(), reason="shared celebamask_hair data not present")
@@ -96,6 +96,34 @@ def test_augment_shapes_and_values() -> None:
     crop, crop_label = augment(image, label, points, CropSpec(64, 0.5), FACEHUB.flip_permutation(), rng, ParsingAugment())
     assert crop.shape == (64, 64, 3) and crop.dtype == np.uint8 and crop_label.shape == (64, 64)
     assert set(np.unique(crop_label)) <= set(range(15)) | {IGNORE}
+
+
+def test_recolour_lips_changes_the_lips_and_their_rim_only() -> None:
+    """Lip pixels take one gain (darker here), pixels 3+ px away from them stay exactly as they were."""
+    lips = (CELEBAMASK.index("u_lip"), CELEBAMASK.index("l_lip"))
+    image = np.full((40, 40, 3), 180, np.uint8)
+    label = np.full((40, 40), CELEBAMASK.index("skin"), np.uint8)
+    label[15:20, 10:30], label[20:25, 10:30] = lips
+    out = recolour_lips(image, label, lips, np.random.default_rng(1))
+    assert not np.array_equal(out[17:23, 13:27], image[17:23, 13:27])
+    assert np.ptp(out[17:23, 13:27].reshape(-1, 3), axis=0).max() <= 1  # one colour inside
+    far = np.ones((40, 40), bool)
+    far[12:28, 7:33] = False
+    assert np.array_equal(out[far], image[far])
+    assert np.array_equal(recolour_lips(image, np.zeros_like(label), lips, np.random.default_rng(1)), image)
+
+
+def test_augment_recolours_lips_only_when_asked() -> None:
+    """``lip_colour_p`` 0 (the default) never touches the lips: the same rng gives the same sample with or without lips."""
+    image = np.random.default_rng(0).integers(0, 255, (120, 100, 3), dtype=np.uint8)
+    label = np.full((120, 100), CELEBAMASK.index("u_lip"), np.uint8)
+    points = np.array([[35, 50], [65, 50], [50, 65], [38, 80], [62, 80]], np.float64)
+    perm = CELEBAMASK.flip_permutation()
+    plain = augment(image, label, points, CropSpec(64, 0.5), perm, np.random.default_rng(3), ParsingAugment())[0]
+    same = augment(image, label, points, CropSpec(64, 0.5), perm, np.random.default_rng(3), ParsingAugment(), (11, 12))[0]
+    always = ParsingAugment(lip_colour_p=1.0, colour_p=0, gray_p=0, blur_p=0, lowres_p=0)
+    recoloured = augment(image, label, points, CropSpec(64, 0.5), perm, np.random.default_rng(3), always, (11, 12))[0]
+    assert np.array_equal(plain, same) and not np.array_equal(plain, recoloured)
 
 
 TEACHER = cache_root() / "teacher" / "celebamask_hair_val.npz"

@@ -132,6 +132,9 @@ def to_tensor(image: np.ndarray, mean: list[float], std: list[float]) -> torch.T
     return (tensor - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
 
 
+LIP_NAMES = ("u_lip", "l_lip", "upper_lip", "lower_lip")  # CelebAMask-HQ's and LaPa's spelling
+
+
 class ParsingTrainSet(torch.utils.data.Dataset):
     """Random augmented crops; ``weights()`` oversamples turned faces."""
 
@@ -147,6 +150,7 @@ class ParsingTrainSet(torch.utils.data.Dataset):
         self.labels, self.human_share, self.rare_boost = labels, human_share, rare_boost
         self.profiled_share = profiled_share
         self.permutation = labels.flip_permutation()
+        self.lips = tuple(i for i, name in enumerate(labels.names) if name in LIP_NAMES)
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -175,7 +179,8 @@ class ParsingTrainSet(torch.utils.data.Dataset):
         """Returns image (3, s, s) float normalised, label (s, s) int64 (255 = ignore) and whether a person
         drew it (() bool)."""
         image, label = read_pair(self.items[index], self.labels)
-        crop, crop_label = augment(image, label, self.items[index].points5, self.spec, self.permutation, self.rng, self.config)
+        crop, crop_label = augment(image, label, self.items[index].points5, self.spec, self.permutation, self.rng, self.config,
+                                   self.lips)
         return (to_tensor(crop, self.mean, self.std), torch.from_numpy(crop_label.astype(np.int64)),
                 torch.tensor(self.items[index].human))
 

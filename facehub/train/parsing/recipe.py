@@ -34,6 +34,7 @@ from facehub.train.eval.metrics import (
     f1_per_class,
     group_f1,
 )
+from facehub.train.parsing.augment import ParsingAugment
 from facehub.train.parsing.dataset import (
     ParsingItem,
     ParsingTrainSet,
@@ -68,6 +69,7 @@ class ParsingConfig:
     human_share: float = 0.6  # share of training samples drawn from the human-labelled sets
     profiled_share: float = 0.0  # share of the human samples from face-profiled views (profiled_<set> in human_sets)
     rare_boost: float = 1.0  # sampling weight of a human-labelled face showing glasses, a hat, an earring or a necklace
+    lip_colour: float = 0.0  # probability of recolouring a sample's labelled lips (augment.recolour_lips)
     partial_labels: bool = False  # teacher "skin" may be glasses etc. (facehub.train.parsing.partial)
     self_labels: str = ""  # a scripts/self_label_parsing.py folder: its training labels replace the teacher's
     input_size: int = 384
@@ -213,6 +215,7 @@ class ParsingRecipe(engine.Recipe):
     def batches(self, shard: engine.Shard, start_step: int):
         """This rank's crops of one seeded weighted stream; augmentation randomness differs per rank."""
         train_set = ParsingTrainSet(self.train_items, self.spec, MEAN, STD, seed=self.config.seed + shard.rank,
+                                    config=ParsingAugment(lip_colour_p=self.config.lip_colour),
                                     labels=self.config.labels, human_share=self.config.human_share,
                                     rare_boost=self.config.rare_boost, profiled_share=self.config.profiled_share)
         generator = torch.Generator().manual_seed(self.config.seed)
