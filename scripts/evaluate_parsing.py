@@ -8,6 +8,9 @@ classes (background, skin+ears+neck, hair+brows, eyes, nose, mouth) with their m
 non-background classes (``mean5``).
 
     python scripts/evaluate_parsing.py /data/LaPa --split test --model bisenet --json lapa.json
+
+``--lips-gain G`` parses copies of the photos whose labelled lips are multiplied by G (``scale_lips``; 0.55: a dark
+lipstick or dark lips), to see whether dark lips stay lips or turn into an open mouth.
 """
 
 from __future__ import annotations
@@ -21,8 +24,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import numpy as np  # noqa: E402
+
 from facehub.train.data.parsing_layouts import open_parsing_folder  # noqa: E402
+from facehub.train.parsing.dataset import LIP_NAMES  # noqa: E402
 from facehub.train.eval.parsing import run_cli, score  # noqa: E402
+
+
+def _with_lips_scaled(sample, labels, gain: float, folder: Path) -> Path:
+    """A PNG copy of ``sample``'s photo in ``folder`` (same stem) with its labelled lips times ``gain``."""
+    from PIL import Image
+
+    from facehub.image import load_image
+    from facehub.train.parsing.augment import scale_lips
+
+    image, label = load_image(sample.image), sample.load_label()
+    if label.shape != image.shape[:2]:
+        label = np.asarray(Image.fromarray(label).resize(image.shape[1::-1], Image.NEAREST))
+    lips = tuple(i for i, name in enumerate(labels.names) if name in LIP_NAMES)
+    path = folder / f"{sample.image.stem}.png"
+    Image.fromarray(scale_lips(image, label, lips, gain)).save(path)
+    return path
 
 
 def main() -> None:
@@ -33,14 +55,18 @@ def main() -> None:
     parser.add_argument("--pred-dir", type=Path, default=None, help="keep predictions here (default: a temporary folder)")
     parser.add_argument("--limit", type=int, default=0, help="first N images only")
     parser.add_argument("--json", type=Path, default=None, help="write the scores here")
+    parser.add_argument("--lips-gain", type=float, default=1.0, help="labelled lips' pixels times this before parsing")
     args = parser.parse_args()
     folder = open_parsing_folder(args.folder, args.split)
     if args.limit:
         folder.samples = folder.samples[: args.limit]
     with tempfile.TemporaryDirectory() as tmp:
-        pred_dir = args.pred_dir or Path(tmp)
+        pred_dir = args.pred_dir or Path(tmp) / "predicted"
         pred_dir.mkdir(parents=True, exist_ok=True)
-        run_cli([s.image for s in folder.samples], pred_dir, args.model)
+        images = [s.image for s in folder.samples]
+        if args.lips_gain != 1.0:
+            images = [_with_lips_scaled(s, folder.labels, args.lips_gain, Path(tmp)) for s in folder.samples]
+        run_cli(images, pred_dir, args.model)
         scores = {"model": args.model, **asdict(score(folder, pred_dir))}
     for name, value in {**scores["f1"], **{f"coarse {k}": v for k, v in scores["coarse_f1"].items()}}.items():
         print(f"{name:>20s}  {value:.4f}")

@@ -108,14 +108,19 @@ def photometric(image: np.ndarray, rng: np.random.Generator, config: ParsingAugm
 
 def recolour_lips(image: np.ndarray, label: np.ndarray, lips: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """The pixels ``label`` calls one of ``lips`` (class indices) in another lip colour: brightness x 0.3-1.1 and a
-    per-channel gain of 0.7-1.3 (plum, brown, red, nude), blended in through a mask blurred by about 1 px so the
-    lips' outline stays the photo's. image (s, s, 3) uint8 -> the same; the label does not change."""
+    per-channel gain of 0.7-1.3 (plum, brown, red, nude); see ``scale_lips``."""
+    return scale_lips(image, label, lips, rng.uniform(0.3, 1.1) * rng.uniform(0.7, 1.3, size=3))
+
+
+def scale_lips(image: np.ndarray, label: np.ndarray, lips: tuple[int, ...], gain) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 with the pixels ``label`` (H, W) calls one of ``lips`` multiplied by ``gain`` (a
+    number or (3,) per channel), blended in through the lip mask blurred by about 1 px so the lips' outline stays
+    the photo's. Returns (H, W, 3) uint8; the label does not change."""
     mask = np.isin(label, lips).astype(np.float32)
     if not mask.any():
         return image
     mask = cv2.GaussianBlur(mask, (5, 5), 1.0)[..., None]
-    gain = rng.uniform(0.3, 1.1) * rng.uniform(0.7, 1.3, size=3)
-    recoloured = np.clip(image.astype(np.float32) * gain, 0, 255)
+    recoloured = np.clip(image.astype(np.float32) * np.asarray(gain, np.float32), 0, 255)
     return (image * (1 - mask) + recoloured * mask).round().astype(np.uint8)
 
 
