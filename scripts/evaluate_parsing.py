@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 
 from facehub.train.data.parsing_layouts import open_parsing_folder  # noqa: E402
-from facehub.train.parsing.dataset import LIP_NAMES  # noqa: E402
 from facehub.train.eval.parsing import run_cli, score  # noqa: E402
 
 
@@ -36,12 +35,12 @@ def _with_lips_scaled(sample, labels, gain: float, folder: Path) -> Path:
     from PIL import Image
 
     from facehub.image import load_image
-    from facehub.train.parsing.augment import scale_lips
+    from facehub.train.parsing.augment import lip_classes, scale_lips
 
     image, label = load_image(sample.image), sample.load_label()
     if label.shape != image.shape[:2]:
         label = np.asarray(Image.fromarray(label).resize(image.shape[1::-1], Image.NEAREST))
-    lips = tuple(i for i, name in enumerate(labels.names) if name in LIP_NAMES)
+    lips = lip_classes(labels)
     path = folder / f"{sample.image.stem}.png"
     Image.fromarray(scale_lips(image, label, lips, gain)).save(path)
     return path

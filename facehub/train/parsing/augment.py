@@ -106,6 +106,14 @@ def photometric(image: np.ndarray, rng: np.random.Generator, config: ParsingAugm
     return out
 
 
+LIP_NAMES = ("u_lip", "l_lip", "upper_lip", "lower_lip")  # CelebAMask-HQ's and LaPa's spelling
+
+
+def lip_classes(labels) -> tuple[int, ...]:
+    """The class indices of the lips in ``labels`` (a ``LabelSet``): what ``recolour_lips`` and ``scale_lips`` take."""
+    return tuple(i for i, name in enumerate(labels.names) if name in LIP_NAMES)
+
+
 def recolour_lips(image: np.ndarray, label: np.ndarray, lips: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """The pixels ``label`` calls one of ``lips`` (class indices) in another lip colour: brightness x 0.3-1.1 and a
     per-channel gain of 0.7-1.3 (plum, brown, red, nude); see ``scale_lips``."""

@@ -26,7 +26,7 @@ from facehub.geometry.align import CropSpec
 from facehub.parsing.labels import FACEHUB, LabelSet, convert, label_set_for
 from facehub.train.data import cache_root, data_root
 from facehub.train.data.teacher import TEACHER_DATASETS
-from facehub.train.parsing.augment import ParsingAugment, aligned_pair, augment
+from facehub.train.parsing.augment import ParsingAugment, aligned_pair, augment, lip_classes
 from facehub.train.parsing.profiled import is_profiled
 
 TRAIN_SETS = ("celebamask_hair_train", "figaro1k_hair_train", "ytf68")
@@ -132,9 +132,6 @@ def to_tensor(image: np.ndarray, mean: list[float], std: list[float]) -> torch.T
     return (tensor - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
 
 
-LIP_NAMES = ("u_lip", "l_lip", "upper_lip", "lower_lip")  # CelebAMask-HQ's and LaPa's spelling
-
-
 class ParsingTrainSet(torch.utils.data.Dataset):
     """Random augmented crops; ``weights()`` oversamples turned faces."""
 
@@ -150,7 +147,7 @@ class ParsingTrainSet(torch.utils.data.Dataset):
         self.labels, self.human_share, self.rare_boost = labels, human_share, rare_boost
         self.profiled_share = profiled_share
         self.permutation = labels.flip_permutation()
-        self.lips = tuple(i for i, name in enumerate(labels.names) if name in LIP_NAMES)
+        self.lips = lip_classes(labels)
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
