@@ -4,7 +4,8 @@ For every chosen part the source is warped into the target photo by the
 similarity that maps the source's five points onto the target's, refined per
 component (eyes, brows, nose, mouth) so that each component's mask centroid
 and area match the target's. Inner parts are Poisson-cloned (source gradients,
-target colours on the border, which also matches colour); hair is pasted with
+target colours on the border, which also matches colour; inside, a component keeps
+the source's colours, its lips as they stand against the source's skin); hair is pasted with
 a feathered alpha, keeping the source's colour, and the target's own hair that
 the new hair does not cover is inpainted from the neighbouring skin or
 background. The face is Poisson-cloned inside the target's head outline.
@@ -47,6 +48,13 @@ from facehub.editing.masks import (
     parse_parts,
 )
 from facehub.geometry.align import invert_affine, similarity_transform
+
+
+SKIN_TONED = ("upper_lip", "lower_lip")
+"""Classes whose moved colours keep their difference from the skin around them (in Lab) rather than their own colour.
+Lips take their tone from the skin: a dark-skinned source's lips kept as they are look painted on a lighter face (and
+re-parse as an open mouth), while a lipstick keeps its contrast with the skin either way. Teeth, eyes and brows keep
+the source's own colours. Measured in the portrait-editor card (``scripts/eval_editor.py``)."""
 
 
 @dataclass
@@ -389,7 +397,9 @@ def _move_group(
 ) -> torch.Tensor:
     """Fit one inner component of the source onto the target's and Poisson-clone it in place.
 
-    Edits ``out`` (3, H, W) and ``layout`` (H, W) in place; returns the (H, W) bool region it changed.
+    ``keep_colour``: the component keeps the source's colours (its ``SKIN_TONED`` classes: their difference from the
+    skin around them). Edits ``out`` (3, H, W) and ``layout`` (H, W) in place; returns the (H, W) bool region it
+    changed.
     """
     wanted = in_classes(layout, group)
     moved = in_classes(warped_labels, group)
@@ -409,9 +419,15 @@ def _move_group(
     region = dilate(moved | wanted_w, radius) & (face | moved)
     source_face = in_classes(labels, PART_CLASSES["face"])
     if not bool(source_face.all()):  # the source's hair, hands or background next to the part: no gradients from them
+        # nor from the face's outermost pixels, where the parser's edge may still hold a glove's or a collar's rim
+        source_face = erode(source_face, max(1, round(0.4 * radius)))
         img = torch.where(source_face[None], img, push_pull_fill(img, source_face, margin=None))
     cloned = poisson_clone(img, out[:, ys, xs], region)
     if keep_colour:  # the component itself keeps the source's colours (iris, lipstick); its border stays seamless
+        toned = in_classes(labels, SKIN_TONED)  # ... the lips' relative to the skin around them (SKIN_TONED)
+        if bool(toned.any()):
+            relative = match_colour(img, labels == SKIN, out[:, ys, xs], target_labels[ys, xs] == SKIN, spread=False)
+            img = torch.where(toned[None], relative, img)
         alpha = gaussian_blur(erode(moved, 1).float(), 1.0)[None] * face[None]
         cloned = alpha * img + (1 - alpha) * cloned
     out[:, ys, xs] = cloned

@@ -213,18 +213,19 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
 
 
 def match_colour(
-    image: torch.Tensor, mask: torch.Tensor, reference: torch.Tensor, reference_mask: torch.Tensor, strength: float = 1.0
+    image: torch.Tensor, mask: torch.Tensor, reference: torch.Tensor, reference_mask: torch.Tensor, strength: float = 1.0,
+    spread: bool = True,
 ) -> torch.Tensor:
     """Shift ``image`` (3, H, W) so its Lab mean/std inside ``mask`` match ``reference``'s inside ``reference_mask``.
 
-    ``strength`` in [0, 1] interpolates between no change and the full match.
-    Returns the whole recoloured image (3, H, W) in [0, 1].
+    ``strength`` in [0, 1] interpolates between no change and the full match; ``spread=False`` matches the mean
+    alone (a shift, no stretch). Returns the whole recoloured image (3, H, W) in [0, 1].
     """
     if int(mask.sum()) < 8 or int(reference_mask.sum()) < 8:
         return image
     lab, ref = rgb_to_lab(image), rgb_to_lab(reference)
     m, s = lab[:, mask].mean(1), lab[:, mask].std(1).clamp(min=1e-3)
     rm, rs = ref[:, reference_mask].mean(1), ref[:, reference_mask].std(1).clamp(min=1e-3)
-    scale = (rs / s).clamp(0.5, 2.0)
+    scale = (rs / s).clamp(0.5, 2.0) if spread else torch.ones(3)
     matched = (lab - m.view(3, 1, 1)) * scale.view(3, 1, 1) + rm.view(3, 1, 1)
     return lab_to_rgb(lab + strength * (matched - lab))

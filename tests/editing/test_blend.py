@@ -162,6 +162,26 @@ def test_inner_parts_move_into_the_target_component() -> None:
     assert np.array_equal(out.image[~out.edited], target[0][~out.edited])
 
 
+def test_moved_lips_keep_their_colour_against_the_skin_not_their_own() -> None:
+    source = _portrait((30, 60, 200), slice(0, 96), seed=1)
+    target = _portrait((200, 40, 20), slice(12, 96), seed=2)
+    src_img, src_labels = source[0].copy(), source[1]
+    src_img[src_labels == SKIN] = (90, 60, 45)  # dark skin, lips a little darker and redder
+    src_img[src_labels == INDEX["upper_lip"]] = (80, 40, 35)
+    out = blend_parts(src_img, src_labels, source[2], *target, parts=("mouth",))
+    lips = torch.from_numpy(out.layout == INDEX["upper_lip"])
+    assert int(lips.sum()) > 20
+
+    def lab_mean(image: np.ndarray, mask: np.ndarray | torch.Tensor) -> torch.Tensor:
+        return rgb_to_lab(torch.from_numpy(image).permute(2, 0, 1).float() / 255)[:, torch.as_tensor(mask)].mean(1)
+
+    inner = erode(lips, 1)
+    wanted = lab_mean(src_img, src_labels == INDEX["upper_lip"]) - lab_mean(src_img, src_labels == SKIN)
+    got = lab_mean(out.image, inner) - lab_mean(target[0], target[1] == SKIN)
+    assert torch.allclose(got, wanted, atol=3.0)  # the lips stand against the light skin as against the dark
+    assert lab_mean(out.image, inner)[0] > lab_mean(src_img, src_labels == INDEX["upper_lip"])[0] + 20  # not pasted dark
+
+
 def test_head_ellipse_covers_the_face_centre() -> None:
     points = np.array([[40.0, 45.0], [56.0, 45.0], [48.0, 55.0], [42.0, 65.0], [54.0, 65.0]])
     head = head_ellipse(points, (96, 96))
