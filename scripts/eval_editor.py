@@ -252,7 +252,7 @@ def write_card(folder: Path, metrics: dict, note: str) -> None:
             "Moves components (hair, eyes, brows, nose, mouth, face) from a source portrait onto a target portrait. "
             f"Two methods share one predictor: **blend** (default; classical: per-component similarity fit from the "
             "parsing masks and five points, Poisson cloning with a CG solver for inner parts with the source's colours "
-            "kept inside each component, feathered alpha for hair, exemplar inpainting (PatchMatch) of the target's "
+            "kept inside each component (the lips' colour as it stands against the skin), feathered alpha for hair, exemplar inpainting (PatchMatch) of the target's "
             "uncovered hair: skin patches inside the source's head outline, background patches beside it) "
             "and **gan** (a small re-implementation of Gu et al., *Mask-Guided Portrait Editing with Conditional GANs*, "
             f"CVPR 2019, at {config['input_size']} px: local embedding encoders/decoders for left eye, right eye, mouth, "
