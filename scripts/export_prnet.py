@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--pose-calibration", default=d.pose_calibration,
                         help="GAIN,FROM_YAW: turn fitted poses past FROM_YAW degrees by GAIN per degree (YawCalibration); '' = off")
     parser.add_argument("--landmarks", default=d.landmarks,
-                        help="NAME[:WEIGHT[,JAW_WEIGHT]] (e.g. pipnet:0.75,0.25): average the 68 points' x, y with that landmark model's (the jaw, points 0-16, at JAW_WEIGHT if given); '' = none")
+                        help="NAME[:WEIGHT[,JAW_WEIGHT[,FLIP_BELOW_YAW]]] (e.g. pipnet:0.75,0.25,50): average the 68 points' x, y with that landmark model's (the jaw, points 0-16, at JAW_WEIGHT if given; the landmark model averaging in its mirrored crop for faces it reads under FLIP_BELOW_YAW degrees); '' = none")
     parser.add_argument("--map-68", type=Path, help="the model's own 468 -> 68 map (fit_68_map.py --student)")
     parser.add_argument("--out", type=Path, default=d.out)
     parser.add_argument("--fp32", action="store_true")

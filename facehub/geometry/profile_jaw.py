@@ -102,9 +102,10 @@ def yaw_of(rotation: np.ndarray) -> float:
     return pose_of(rotation).yaw
 
 
-def yaw_from_68(points: np.ndarray) -> float:
-    """Yaw (degrees, ``POSE_CONVENTION``) of a face from its (68, 2) image points, all 68 fitted."""
-    return yaw_of(fit_rotation(points, template_68(), np.arange(68), iterations=30)[1])
+def yaw_from_68(points: np.ndarray, iterations: int = 30) -> float:
+    """Yaw (degrees, ``POSE_CONVENTION``) of a face from its (68, 2) image points, all 68 fitted; ``iterations`` 0:
+    the closed form alone (0.1 ms instead of 2; within 2-5 degrees of the full fit on AFLW2000-3D's labels)."""
+    return yaw_of(fit_rotation(points, template_68(), np.arange(68), iterations=iterations)[1])
 
 
 def far_jaw(yaw: float) -> np.ndarray:

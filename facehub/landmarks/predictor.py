@@ -10,7 +10,9 @@ points derived from the first prediction and the model is run again; with ``refi
 the crop's side (``facehub.geometry.align.crop_shift``): the turned faces whose detector points misplace the crop, while
 frontal faces keep one pass and its cost. ``profile_jaw`` (config key; ``profile_jaw=False`` turns it off): on a
 face turned past its ``from_yaw``, the 68-point jaw's far side follows the 3D jaw as AFLW2000-3D draws it, not the
-cheek's visible outline as 300-W does (``facehub.geometry.profile_jaw``).
+cheek's visible outline as 300-W does (``facehub.geometry.profile_jaw``). ``flip_test`` averages every pass with
+the mirrored crop's points; ``flip_below_yaw`` (degrees) only the last pass of the faces whose points read under
+that yaw (closed-form fit, ``yaw_from_68(..., iterations=0)``), at one more network pass for those faces.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 from facehub.geometry.align import crop_shift, invert_affine, transform_points
 from facehub.geometry.five_points import five_points_from_68
 from facehub.geometry.landmarks68 import flip_index, to_68
-from facehub.geometry.profile_jaw import ProfileJaw, hide_far_jaw
+from facehub.geometry.profile_jaw import ProfileJaw, hide_far_jaw, yaw_from_68
 from facehub.image import ImageInput
 from facehub.landmarks.result import LandmarksResult
 from facehub.predictor import FacesInput, Predictor
@@ -34,13 +36,16 @@ class LandmarkPredictor(Predictor):
 
     def __init__(
         self, loaded, detector=None, device=None, refine_passes: int | None = None, flip_test: bool | None = None,
-        refine_min_shift: float | None = None, profile_jaw: bool | None = None,
+        refine_min_shift: float | None = None, profile_jaw: bool | None = None, flip_below_yaw: float | None = None,
     ) -> None:
         super().__init__(loaded, detector=detector, device=device)
         self.model.to(memory_format=torch.channels_last)  # see predict_crops
         self.refine_passes = int(self.config.get("refine_passes", 0) if refine_passes is None else refine_passes)
         self.refine_min_shift = float(self.config.get("refine_min_shift", 0.0) if refine_min_shift is None else refine_min_shift)
         self.flip_test = bool(self.config.get("flip_test", False) if flip_test is None else flip_test)
+        # the mirrored crop averaged in on the last pass only for faces whose points read |yaw| below this (degrees)
+        below = self.config.get("flip_below_yaw") if flip_below_yaw is None else flip_below_yaw
+        self.flip_below_yaw = None if below is None else float(below)
         jaw = ProfileJaw.from_config(self.config) if profile_jaw is not False else None
         self.profile_jaw = jaw if getattr(self.model, "num_points", 68) == 68 else None
 
@@ -51,14 +56,22 @@ class LandmarkPredictor(Predictor):
         n = getattr(self.model, "num_points", 68)
         if len(crops) == 0:
             return np.zeros((0, n, 2))
-        batch = torch.cat([crops, crops.flip(-1)]) if self.flip_test else crops
-        batch = batch.to(self.device).contiguous(memory_format=torch.channels_last)
-        points = self.model.decode_outputs(self.forward(batch)).float().cpu().numpy().astype(np.float64)
+        points = self._run(torch.cat([crops, crops.flip(-1)]) if self.flip_test else crops)
         if not self.flip_test:
             return points
-        mirrored = points[len(crops):, flip_index(n)]
-        mirrored[..., 0] = crops.shape[-1] - 1 - mirrored[..., 0]
-        return (points[: len(crops)] + mirrored) / 2
+        return (points[: len(crops)] + self._unmirror(points[len(crops):], crops.shape[-1])) / 2
+
+    @torch.inference_mode()
+    def _run(self, crops: torch.Tensor) -> np.ndarray:
+        """(F, 3, s, s) normalised crops -> the model's (F, N, 2) crop pixels, float64."""
+        batch = crops.to(self.device).contiguous(memory_format=torch.channels_last)
+        return self.model.decode_outputs(self.forward(batch)).float().cpu().numpy().astype(np.float64)
+
+    def _unmirror(self, points: np.ndarray, size: int) -> np.ndarray:
+        """(F, N, 2) points read on mirrored (F, 3, size, size) crops -> the same points on the crops themselves."""
+        points = points[:, flip_index(points.shape[1])]
+        points[..., 0] = size - 1 - points[..., 0]
+        return points
 
     def locate(self, image: np.ndarray, points5: np.ndarray) -> tuple[np.ndarray, torch.Tensor, np.ndarray, np.ndarray]:
         """Points for faces given by their five points (F, 5, 2) in ``image`` (H, W, 3) uint8.
@@ -87,6 +100,12 @@ class LandmarkPredictor(Predictor):
             pixels[redo], crops[redo], matrices[redo] = self.crop(image, five[redo])
             crop_points[redo] = self.predict_crops(crops[redo])
             points[redo] = np.stack([transform_points(crop_points[i], invert_affine(matrices[i])) for i in redo])
+        if self.flip_below_yaw is not None and not self.flip_test and points.shape[1] == 68:
+            near = np.array([i for i, p in enumerate(points) if abs(yaw_from_68(p, iterations=0)) < self.flip_below_yaw], dtype=np.int64)
+            if len(near):
+                mirrored = self._unmirror(self._run(crops[near].flip(-1)), crops.shape[-1])
+                crop_points[near] = (crop_points[near] + mirrored) / 2
+                points[near] = np.stack([transform_points(crop_points[i], invert_affine(matrices[i])) for i in near])
         if self.profile_jaw is not None:
             points = np.stack([hide_far_jaw(p, self.profile_jaw) for p in points])
             crop_points = np.stack([transform_points(p, m) for p, m in zip(points, matrices)])

@@ -63,7 +63,9 @@ class FaceReconstructor(Predictor):
     points; z stays the mesh's), before ``profile_jaw``. A dedicated 2D model places the eyes, brows, nose and mouth
     more closely than the mesh does, and the two err differently (see the card). ``"jaw_weight": J`` (default ``W``)
     sets the landmark model's share for the jaw (points 0-16) alone: its jaw follows 2D annotators' outline, the
-    mesh's the 3D jaw that AFLW2000-3D labels.
+    mesh's the 3D jaw that AFLW2000-3D labels. ``"flip_test"`` and ``"flip_below_yaw": Y`` are passed to the landmark
+    model (``LandmarkPredictor``): with Y it averages in its mirrored crop for the faces it reads under Y degrees of
+    yaw, which suits these points' mirror-symmetric 3D convention (not 2D annotators', see the card).
     The head pose is fitted to those 68 points' eyes, brows, nose and mouth (``head_pose_68``: x, y as averaged, z the
     mesh's), not to the 468 mesh points: on AFLW2000-3D val it reads turned faces closer to their labels (card).
     ``pose_calibration`` (config key, optional): the fitted rotation turned further past a yaw (``YawCalibration``).
@@ -94,7 +96,8 @@ class FaceReconstructor(Predictor):
 
             try:
                 self.landmarker = LandmarkPredictor.from_pretrained(
-                    part["model"], device=self.device, profile_jaw=False
+                    part["model"], device=self.device, profile_jaw=False,
+                    flip_test=part.get("flip_test"), flip_below_yaw=part.get("flip_below_yaw"),
                 )
             except CheckpointError as error:
                 raise CheckpointError(

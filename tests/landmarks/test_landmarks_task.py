@@ -191,6 +191,34 @@ def test_flip_test_averages_the_mirror_correctly() -> None:
     assert np.allclose(out[0], (raw + flip_points(raw, 64)) / 2, atol=1e-4)
 
 
+def test_flip_below_yaw_mirrors_only_the_faces_read_as_turned_less() -> None:
+    """``flip_below_yaw``: the mirrored crop is averaged in on the last pass for a face whose points read under that
+    yaw, not for one turned further (PRNet's points on AFLW2000-3D: a mirror helps frontal faces, not profiles)."""
+    from facehub.geometry.landmarks68 import flip_points
+    from facehub.geometry.profile_jaw import template_68, yaw_from_68
+
+    def face_at(yaw: float) -> np.ndarray:  # the canonical 68 points turned by ``yaw`` degrees, in a 64 px crop
+        angle = np.radians(yaw)
+        turn = np.array([[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]])
+        points = (template_68() @ turn.T)[:, :2] * np.array([1.0, -1.0])
+        points = points / np.ptp(points[:, 1]) * 30 + 32
+        return points + np.random.default_rng(int(yaw)).normal(0, 0.5, points.shape)  # not mirror-symmetric
+
+    config = {"family": "pipnet", "task": "landmarks", "model_args": {}, "input_size": 64, "num_points": 68,
+              "refine_passes": 0, "flip_below_yaw": 45}
+    image = np.zeros((64, 64, 3), np.uint8)
+    five = np.array([[24.0, 26], [40, 26], [32, 34], [26, 42], [38, 42]])[None]
+    for yaw, mirrored in ((10, True), (70, False)):
+        points = face_at(yaw)
+        assert (abs(yaw_from_68(points, iterations=0)) < 45) == mirrored
+        predictor = LandmarkPredictor(LoadedModel("c", _ConstantModel(points), config, Path(".")), device="cpu",
+                                      profile_jaw=False)
+        crop_points = predictor.locate(image, five)[2][0]
+        wanted = (points + flip_points(points, 64)) / 2 if mirrored else points
+        assert np.allclose(crop_points, wanted, atol=1e-3)
+        assert not np.allclose(crop_points, (points + flip_points(points, 64)) / 2 if not mirrored else points, atol=1e-2)
+
+
 def test_systematic_error_is_measured_in_crop_pixels() -> None:
     """``scripts/diagnose_landmarks.py --weights``: residuals in crop pixels on the detector's faces."""
     from facehub.train.eval.landmarks import crop_residuals

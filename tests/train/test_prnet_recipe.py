@@ -75,6 +75,9 @@ def test_a_few_steps_write_checkpoints_that_load_back(tmp_path: Path) -> None:
                                                pose_calibration="0.2,30", landmarks="pipnet:0.75,0.25"))
     assert read_config(calibrated)["pose_calibration"] == {"gain": 0.2, "from_yaw": 30.0}
     assert read_config(calibrated)["landmarks"] == {"model": "pipnet", "weight": 0.75, "jaw_weight": 0.25}
+    gated, _ = export_prnet(ExportOptions(checkpoint=out / "best.pt", log=out / "log.csv", out=tmp_path / "gated",
+                                          landmarks="pipnet:0.75,0.25,50"))
+    assert read_config(gated)["landmarks"] == {"model": "pipnet", "weight": 0.75, "jaw_weight": 0.25, "flip_below_yaw": 50.0}
     assert metrics["steps at the shipped checkpoint (batch 16)"] == best.step
     again = build_model("prnet", shipped["model_args"])
     load_state_dict_strict(again, folder / "model.safetensors")

@@ -47,7 +47,7 @@ class ExportOptions:
     refine_min_shift: float = 0.0  # refine only faces whose crop moves by more than this share of its side
     flip_test: bool = False
     profile_jaw: str = ""  # "from_yaw,full_yaw,depth_scale": config.json's profile_jaw (geometry/profile_jaw.py); "" = off
-    landmarks: str = ""  # "NAME", "NAME:WEIGHT" or "NAME:WEIGHT,JAW_WEIGHT": a landmark model whose points the 68 landmarks average in; "" = none
+    landmarks: str = ""  # "NAME", "NAME:WEIGHT", "NAME:WEIGHT,JAW_WEIGHT" or "NAME:WEIGHT,JAW_WEIGHT,FLIP_BELOW_YAW": a landmark model whose points the 68 landmarks average in; "" = none
     pose_calibration: str = ""  # "GAIN,FROM_YAW": config.json's pose_calibration (reconstruction/mesh.py YawCalibration); "" = off
     map_68: Path | None = None  # the model's own 468 -> 68 map (fit_68_map.py --student)
     out: Path = Path("weights/prnet")
@@ -156,10 +156,13 @@ def export_prnet(opts: ExportOptions) -> tuple[Path, dict[str, float | str]]:
         config["pose_calibration"] = YawCalibration(gain, from_yaw).to_config()
     if opts.landmarks:
         model, _, weights = opts.landmarks.partition(":")
-        weight, _, jaw = weights.partition(",")
+        weight, _, rest = weights.partition(",")
+        jaw, _, flip_below = rest.partition(",")
         config["landmarks"] = {"model": model, "weight": float(weight or 0.5)}
         if jaw:
             config["landmarks"]["jaw_weight"] = float(jaw)
+        if flip_below:
+            config["landmarks"]["flip_below_yaw"] = float(flip_below)
     own_map = ""
     if opts.map_68:
         fitted = json.loads(opts.map_68.read_text())
