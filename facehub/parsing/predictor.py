@@ -14,7 +14,12 @@ inside each crop's window -> per pixel, the most confident non-background class
 over all faces competes with the least confident background among the faces
 whose crop covers the pixel; uncovered pixels are background (``composite``).
 With a fade band (the checkpoint's ``config["fade_band"]``, or ``parser.fade_band = FADE_BAND``) each face's
-claim fades to background toward its crop's border, so no class stops in a straight line along a crop's edge.
+claim fades to background toward its crop's border: where two faces' crops overlap the surer claim wins, and a class
+the crop is unsure of near its edge fades out before it. A class the crop is sure of right up to its edge (cloth or a
+neck running on below the crop, big hair) still ends in a line parallel to the edge, where its faded claim falls
+under the background's (half-way into the band: about 5 of 176 grid px in for ``FADE_BAND``): the fade moves that
+straight edge inward, it cannot remove it, since nothing is known beyond the crop. Hair gets a wide context crop
+(``config["context"]``) that carries it on; neck and cloth would need one too (about 40 ms more per face).
 ``config["class_bias"]`` (class name -> a number added to that class's logit before the softmax; a prior correction
 for a class the model under-predicts, fitted on training images: see the checkpoint's card) shifts the balance.
 """
