@@ -67,7 +67,8 @@ class LandmarkPredictor(Predictor):
         batch = crops.to(self.device).contiguous(memory_format=torch.channels_last)
         return self.model.decode_outputs(self.forward(batch)).float().cpu().numpy().astype(np.float64)
 
-    def _unmirror(self, points: np.ndarray, size: int) -> np.ndarray:
+    @staticmethod
+    def _unmirror(points: np.ndarray, size: int) -> np.ndarray:
         """(F, N, 2) points read on mirrored (F, 3, size, size) crops -> the same points on the crops themselves."""
         points = points[:, flip_index(points.shape[1])]
         points[..., 0] = size - 1 - points[..., 0]
