@@ -43,7 +43,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import torch
 
-from facehub.detection.blazeface import BlazeFaceDetector, letterbox
+from facehub.detection.blazeface import BlazeFaceDetector, Letterbox, letterbox
 from facehub.detection.detector import FaceDetector, box_overlap, largest_face
 from facehub.detection.result import DetectionResult, Face
 from facehub.device import resolve_device
@@ -163,22 +163,25 @@ class CascadeDetector:
         widest = max(f.box[2] - f.box[0] for f in faces)
         if len(faces) == 1 and widest >= portrait * longer:
             if faces[0].score < s.rotate_below:  # an unsure lone face: a tilted one may be beside it
-                faces = _merge(faces, self._rotated(image), s.overlap)
+                faces = _merge(faces, self._rotated(letterbox(image, self.fast.input_size, s.pad)), s.overlap)
             return faces
-        if s.padded_threshold <= 0:  # faces cut by the frame, in a group
-            faces = _merge(faces, self._run([letterbox(image, self.fast.input_size, s.pad)], [self.fast.score_threshold]), s.overlap)
-        faces = _merge(faces, self._rotated(image), s.overlap)
+        if s.padded_threshold <= 0 or s.rotation > 0:  # one padded letterbox serves both passes
+            padded = letterbox(image, self.fast.input_size, s.pad)
+            if s.padded_threshold <= 0:  # faces cut by the frame, in a group
+                faces = _merge(faces, self._run([padded], [self.fast.score_threshold]), s.overlap)
+            faces = _merge(faces, self._rotated(padded), s.overlap)
         # a group's faces are about one size: MTCNN looks up to a little above the widest found, and at least small_below
         largest = max(s.small_below * longer, s.group_reach * widest) if len(faces) > 1 else s.small_below * longer
         return _merge(faces, self.small(image, max_face_size=largest).faces, s.overlap)
 
-    def _rotated(self, image: np.ndarray) -> list[Face]:
-        """Faces tilted far in the image plane: BlazeFace on the padded letterbox of ``image`` turned by
-        +-``rotation`` degrees about its centre, at ``rotated_threshold``; boxes and points turned back."""
+    def _rotated(self, padded: tuple[torch.Tensor, Letterbox]) -> list[Face]:
+        """Faces tilted far in the image plane: BlazeFace on the photo's ``padded`` letterbox (``letterbox`` with the
+        ``pad`` setting) turned by +-``rotation`` degrees about its centre, at ``rotated_threshold``; boxes and points
+        turned back."""
         s = self.settings
         if s.rotation <= 0:
             return []
-        tensor, box = letterbox(image, self.fast.input_size, s.pad)
+        tensor, box = padded
         angles = np.deg2rad([s.rotation, -s.rotation])
         turns = torch.tensor([[[np.cos(a), -np.sin(a), 0.0], [np.sin(a), np.cos(a), 0.0]] for a in angles], dtype=tensor.dtype)
         grid = torch.nn.functional.affine_grid(turns, [len(angles), *tensor.shape[1:]], align_corners=False)

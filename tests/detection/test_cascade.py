@@ -115,7 +115,7 @@ def test_the_turned_pass_maps_faces_back(detector: CascadeDetector, grace: np.nd
     angle = np.deg2rad(60)
     to_turned = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
     expected_points = centre + (upright.points - centre) @ to_turned.T
-    faces = detector._rotated(turned)
+    faces = detector._rotated(letterbox(turned, detector.fast.input_size, detector.settings.pad))
     assert len(faces) == 1
     assert np.abs(faces[0].points[:3] - expected_points[:3]).max() < 0.08 * (upright.box[2] - upright.box[0])
     middle = (faces[0].box[:2] + faces[0].box[2:]) / 2
