@@ -30,17 +30,17 @@ from facehub.train.data.parsing_layouts import open_parsing_folder  # noqa: E402
 from facehub.train.eval.parsing import run_cli, score  # noqa: E402
 
 
-def _with_lips_scaled(sample, labels, gain: float, folder: Path) -> Path:
-    """A PNG copy of ``sample``'s photo in ``folder`` (same stem) with its labelled lips times ``gain``."""
+def _with_lips_scaled(sample, lips: tuple[int, ...], gain: float, folder: Path) -> Path:
+    """A PNG copy of ``sample``'s photo in ``folder`` (same stem) with its labelled ``lips`` (class indices) times
+    ``gain``."""
     from PIL import Image
 
     from facehub.image import load_image
-    from facehub.train.parsing.augment import lip_classes, scale_lips
+    from facehub.train.parsing.augment import scale_lips
 
     image, label = load_image(sample.image), sample.load_label()
     if label.shape != image.shape[:2]:
         label = np.asarray(Image.fromarray(label).resize(image.shape[1::-1], Image.NEAREST))
-    lips = lip_classes(labels)
     path = folder / f"{sample.image.stem}.png"
     Image.fromarray(scale_lips(image, label, lips, gain)).save(path)
     return path
@@ -64,7 +64,10 @@ def main() -> None:
         pred_dir.mkdir(parents=True, exist_ok=True)
         images = [s.image for s in folder.samples]
         if args.lips_gain != 1.0:
-            images = [_with_lips_scaled(s, folder.labels, args.lips_gain, Path(tmp)) for s in folder.samples]
+            from facehub.train.parsing.augment import lip_classes
+
+            lips = lip_classes(folder.labels)
+            images = [_with_lips_scaled(s, lips, args.lips_gain, Path(tmp)) for s in folder.samples]
         run_cli(images, pred_dir, args.model)
         scores = {"model": args.model, **asdict(score(folder, pred_dir))}
     for name, value in {**scores["f1"], **{f"coarse {k}": v for k, v in scores["coarse_f1"].items()}}.items():
